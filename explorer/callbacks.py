@@ -1,0 +1,225 @@
+"""The hook protocol: Callback (no-op hooks), CallbackList (who is due when), Recorder
+(bounded, decimated history) and Progress (a tqdm bar).
+
+A callback's step-level hooks (on_step_begin, on_after_backward, on_step_end) run only at
+the steps it is due: every `every` steps (default 1), or, with `seconds=s`, at the first
+chunk end at least s seconds after its last call. The trainer runs the steps in between in
+one fused call, so a callback costs nothing between its calls. Gradients are computed and
+exposed (trainer.state.layers[l].grad_values) only at steps where a due callback has
+`needs_gradients = True`. The other hooks (train/phase/prune/eval begin and end) always run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .errors import ExplorerError
+from .stats import log_histogram
+
+EVENTS = ("on_train_begin", "on_step_begin", "on_after_backward", "on_step_end", "on_phase_end",
+          "on_prune", "on_eval_end", "on_train_end")
+
+
+class CallbackError(ExplorerError):
+    """A callback raised; the message names the callback and the event."""
+
+
+class Callback:
+    """Base class: override the hooks you need; each receives the trainer."""
+
+    every: int | None = 1  # step-level hooks run every `every` steps ...
+    seconds: float | None = None  # ... or, if set, at most once per `seconds` of wall-clock
+    needs_gradients: bool = False  # ask the trainer to expose gradients at due steps
+
+    def on_train_begin(self, trainer): ...
+    def on_step_begin(self, trainer): ...
+    def on_after_backward(self, trainer): ...
+    def on_step_end(self, trainer): ...
+    def on_phase_end(self, trainer): ...
+    def on_prune(self, trainer): ...
+    def on_eval_end(self, trainer): ...
+    def on_train_end(self, trainer): ...
+
+    def __repr__(self):
+        when = f"seconds={self.seconds}" if self.seconds else f"every={self.every}"
+        return f"{type(self).__name__}({when})"
+
+
+def _overrides(cb, name) -> bool:
+    return getattr(type(cb), name, None) is not getattr(Callback, name)
+
+
+class CallbackList:
+    """Calls hooks in order, decides which callbacks are due, reports failures by name."""
+
+    def __init__(self, callbacks=()):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise ExplorerError(f"callbacks must be explorer.Callback instances, got {type(cb).__name__}")
+            ev, sec = getattr(cb, "every", 1), getattr(cb, "seconds", None)
+            if sec is None and (not isinstance(ev, int) or ev < 1):
+                raise ExplorerError(f"{type(cb).__name__}.every={ev!r}: expected a whole number >= 1")
+            if sec is not None and not (isinstance(sec, (int, float)) and sec >= 0 and math.isfinite(sec)):
+                raise ExplorerError(f"{type(cb).__name__}.seconds={sec!r}: expected a number >= 0")
+        self._last_call = {id(cb): -math.inf for cb in self.callbacks}
+        self.seconds = 0.0  # wall-clock spent inside callbacks
+
+    def append(self, cb):
+        self.callbacks.append(cb)
+        self._last_call[id(cb)] = -math.inf
+
+    @property
+    def timed(self) -> bool:
+        return any(cb.seconds is not None for cb in self.callbacks)
+
+    def next_due(self, step: int) -> int | None:
+        """The first step > `step` at which a step-counted callback is due (None: none is)."""
+        dues = [(step // cb.every + 1) * cb.every for cb in self.callbacks if cb.seconds is None]
+        return min(dues) if dues else None
+
+    def due_at(self, step: int, now: float) -> list:
+        """Callbacks due at the end of `step` (time-throttled ones judged at `now`)."""
+        out = []
+        for cb in self.callbacks:
+            if cb.seconds is None:
+                if step % cb.every == 0:
+                    out.append(cb)
+            elif now - self._last_call[id(cb)] >= cb.seconds:
+                out.append(cb)
+        return out
+
+    @staticmethod
+    def wants_split(due) -> bool:
+        """Does any due callback need the step run in two halves (gradients before update)?"""
+        return any(_overrides(cb, "on_step_begin") or _overrides(cb, "on_after_backward") for cb in due)
+
+    @staticmethod
+    def wants_gradients(due) -> bool:
+        return any(getattr(cb, "needs_gradients", False) for cb in due)
+
+    def call(self, event: str, trainer, only=None):
+        t0 = time.perf_counter()
+        for cb in self.callbacks if only is None else only:
+            if event == "on_step_end":
+                self._last_call[id(cb)] = t0
+            try:
+                getattr(cb, event)(trainer)
+            except Exception as e:
+                self.seconds += time.perf_counter() - t0
+                raise CallbackError(
+                    f"callback {type(cb).__name__} failed in {event} at step {trainer.state.step}: "
+                    f"{type(e).__name__}: {e}"
+                ) from e
+        self.seconds += time.perf_counter() - t0
+
+
+class Recorder(Callback):
+    """Bounded-memory history of a run: metrics and, optionally, log-binned histograms of
+    |w| (and |g|) per layer.
+
+    At most `max_records` records are kept: when full, every other record is dropped and
+    the recording interval doubles (so a long run keeps an even, decimated picture of its
+    whole history, early steps included). `histograms=True` adds one LogHistogram of |w| per
+    layer to each record (and of |g| with `gradients=True`, which asks the trainer for
+    gradients at the recorded steps).
+    """
+
+    def __init__(self, every: int | None = 100, seconds: float | None = None, max_records: int = 512,
+                 histograms: bool = False, gradients: bool = False):
+        if max_records < 2:
+            raise ExplorerError(f"Recorder(max_records={max_records}): expected at least 2")
+        self.every, self.seconds = every, seconds
+        self.max_records = max_records
+        self.histograms, self.needs_gradients = histograms, gradients
+        self._stride = 1
+        self._n_calls = 0
+        self.reset()
+
+    def reset(self):
+        self.records: list[dict] = []
+        self.evals: list[dict] = []
+        self.events: list[dict] = []  # phase ends and prunes, with their steps
+        self._last = None
+        self._stride, self._n_calls = 1, 0
+
+    def on_train_begin(self, trainer):
+        self.reset()
+        self._last = (trainer.state.step, trainer.state.loss_total, trainer.state.compute_seconds)
+
+    def on_step_end(self, trainer):
+        self._n_calls += 1
+        if self._n_calls % self._stride:
+            return
+        s = trainer.state
+        step0, loss0, sec0 = self._last or (0, 0.0, 0.0)
+        n = max(s.step - step0, 1)
+        rec = {
+            "step": s.step,
+            "phase": s.phase,
+            "loss": (s.loss_total - loss0) / n,
+            "us_per_sample": 1e6 * (s.compute_seconds - sec0) / (n * s.batch_size),
+            "alive": [lv.n_alive for lv in s.layers],
+        }
+        if self.histograms:
+            rec["hist_w"] = [log_histogram(lv.values, zeros=lv.n_total - lv.n_alive) for lv in s.layers]
+            if self.needs_gradients and s.has_gradients:
+                rec["hist_g"] = [log_histogram(lv.grad_values) for lv in s.layers]
+        self._last = (s.step, s.loss_total, s.compute_seconds)
+        self.records.append(rec)
+        if len(self.records) > self.max_records:
+            self.records = self.records[::2]
+            self._stride *= 2
+
+    def on_eval_end(self, trainer):
+        self.evals.append({"step": trainer.state.step, **trainer.state.metrics})
+
+    def on_prune(self, trainer):
+        self.events.append({"event": "prune", "step": trainer.state.step,
+                            "alive": [lv.n_alive for lv in trainer.state.layers]})
+
+    def on_phase_end(self, trainer):
+        self.events.append({"event": f"end of {trainer.state.phase}", "step": trainer.state.step})
+
+    def as_arrays(self) -> dict:
+        """Columns of the scalar metrics as numpy arrays (for plotting and export)."""
+        keys = ("step", "loss", "us_per_sample")
+        out = {k: np.array([r[k] for r in self.records], dtype=float) for k in keys}
+        out["eval_step"] = np.array([e["step"] for e in self.evals], dtype=float)
+        out["test_accuracy"] = np.array([e.get("test_accuracy", np.nan) for e in self.evals], dtype=float)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-friendly history (histograms left out; they belong to figures)."""
+        keep = ("step", "phase", "loss", "us_per_sample", "alive")
+        return {"records": [{k: r[k] for k in keep} for r in self.records], "evals": self.evals,
+                "events": self.events}
+
+
+class Progress(Callback):
+    """A tqdm progress bar over the run's steps, refreshed at most `seconds` apart."""
+
+    def __init__(self, seconds: float = 0.2, **tqdm_kwargs):
+        self.seconds = seconds
+        self._kw = tqdm_kwargs
+        self.bar = None
+
+    def on_train_begin(self, trainer):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.state.step, unit="step", **self._kw)
+
+    def on_step_end(self, trainer):
+        if self.bar is not None:
+            self.bar.n = trainer.state.step
+            self.bar.set_postfix(phase=trainer.state.phase, loss=f"{trainer.state.batch_loss:.3f}", refresh=False)
+            self.bar.refresh()
+
+    def on_train_end(self, trainer):
+        if self.bar is not None:
+            self.bar.n = trainer.state.step
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,507 @@
+"""MLP math: dense layers (numpy), CSR layers (scipy.sparse and fused numba kernels).
+
+Conventions, used everywhere in the package:
+- weight layer l maps level l to level l + 1; W[l] has shape (n_in, n_out) (rows = inputs);
+- level 0 is the input plus a bias unit that is always 1: the input layer's last row is the
+  bias row, so the post's 784-128-10 net has 785 x 128 input weights;
+- hidden units are tanh (the post) or ReLU; the output is tanh with +-1 targets and loss
+  0.5 * sum (t - y)^2 (deltas (t - y)(1 - y^2), as in the post) or softmax with
+  cross-entropy (deltas t - p);
+- a step on a batch of B samples: G[l] = H[l]^T @ D[l+1] (summed over the batch, D the
+  deltas, i.e. minus the loss gradient w.r.t. the pre-activations), then W += (lr / B) * G,
+  so the gradient of the batch-mean loss is -G / B.
+
+Two ways to run the sparse phase, equal to float tolerance (tests hold it):
+- `sparse_step_scipy`: the readable reference, scipy.sparse products and a gathered
+  sampled outer product;
+- `sparse_steps_numba`: one fused kernel for many steps at once, activations stored
+  unit-major / batch-minor so that every inner loop over the batch is contiguous. It is
+  hand-written because no library offers a sampled outer product (SDDMM) restricted to a
+  CSR pattern with a fused update, and Python overhead per step dominates at batch 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas as _blas
+
+try:  # numba is the sanctioned accelerator; everything works without it (scipy path)
+    import numba
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+    HAVE_NUMBA = False
+
+
+def layer_sizes(n_features: int, hidden, n_classes: int) -> list[int]:
+    """Units per level, the input level counting its bias unit."""
+    return [n_features + 1, *hidden, n_classes]
+
+
+def init_weights(sizes, scale: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """Weights uniform in +-scale (the post: 1e-5), float64, one (n_in, n_out) array a layer."""
+    return [rng.uniform(-scale, scale, size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def with_bias(X: np.ndarray) -> np.ndarray:
+    """(B, n_features) -> (B, n_features + 1) float64 with the constant bias input last."""
+    Xa = np.empty((X.shape[0], X.shape[1] + 1))
+    Xa[:, :-1] = X
+    Xa[:, -1] = 1.0
+    return Xa
+
+
+# -- loss and deltas, shared by the dense and the scipy path ------------------------------
+def output_delta(out: np.ndarray, y: np.ndarray, relu: bool):
+    """(batch-mean loss, deltas (B, C)) from output activations (tanh) or logits (softmax)."""
+    B, C = out.shape
+    if relu:  # softmax + cross-entropy
+        z = out - out.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        p = e / s
+        loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(B), y]))
+        D = -p
+        D[np.arange(B), y] += 1.0
+        return loss, D
+    T = np.full((B, C), -1.0)
+    T[np.arange(B), y] = 1.0
+    E = T - out
+    return float(0.5 * np.sum(E * E) / B), E * (1.0 - out * out)
+
+
+def _hidden(A: np.ndarray, relu: bool) -> np.ndarray:
+    return np.maximum(A, 0.0) if relu else np.tanh(A)
+
+
+def _fprime(H: np.ndarray, relu: bool) -> np.ndarray:
+    return (H > 0).astype(H.dtype) if relu else 1.0 - H * H
+
+
+def forward(layers, Xa: np.ndarray, relu: bool) -> list[np.ndarray]:
+    """Activations of every level for a batch; `layers` are dense arrays or scipy sparse
+    matrices, (n_in, n_out) each. The last level holds tanh outputs or softmax logits."""
+    H = [Xa]
+    L = len(layers)
+    for l, W in enumerate(layers):
+        A = np.asarray(H[-1] @ W)  # (B, n_out)
+        if l < L - 1:
+            A = _hidden(A, relu)
+        elif not relu:
+            A = np.tanh(A)
+        H.append(A)
+    return H
+
+
+def backward(layers, H, y, relu: bool):
+    """(loss, deltas per level) for activations H; deltas[0] is None."""
+    loss, D = output_delta(H[-1], y, relu)
+    Ds = [None] * len(H)
+    Ds[-1] = D
+    for l in range(len(layers) - 1, 0, -1):
+        Ds[l] = np.asarray(Ds[l + 1] @ layers[l].T) * _fprime(H[l], relu)  # (B, n_l)
+    return loss, Ds
+
+
+def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = False, apply: bool = True):
+    """One SGD step on dense weights, updated in place.
+
+    Returns (loss, G, factors): G the raw gradients H^T D per layer (only with keep_grads,
+    else None) and factors the (H, D) pairs the update is made of, so that a caller can
+    apply it later with `apply_dense` (bit-identical to apply=True). With `masks`, the
+    update is masked: the dense reference for a pruned net (used by the tests).
+    """
+    H = forward(Ws, Xa, relu)
+    loss, Ds = backward(Ws, H, y, relu)
+    if not np.isfinite(loss):
+        return loss, None, None
+    factors = [(H[l], Ds[l + 1]) for l in range(len(Ws))]
+    G = [_blas.dgemm(1.0, h, d, trans_a=True) for h, d in factors] if keep_grads else None
+    if apply:
+        apply_dense(Ws, factors, lr, masks)
+    return loss, G, factors
+
+
+def apply_dense(Ws, factors, lr: float, masks=None) -> None:
+    """W += (lr / B) * H^T D for each layer, in place with BLAS (dger at B = 1, else dgemm):
+    one pass over W and no temporaries, which is what makes the dense phase fast."""
+    for l, (W, (h, d)) in enumerate(zip(Ws, factors)):
+        c = lr / h.shape[0]
+        if masks is not None and masks[l] is not None:
+            W += c * (h.T @ d) * masks[l]
+        elif h.shape[0] == 1:  # W.T is Fortran-ordered (n_out, n_in): BLAS updates it in place
+            _blas.dger(c, d[0], h[0], a=W.T, overwrite_a=1)
+        else:
+            _blas.dgemm(c, d, h, beta=1.0, c=W.T, trans_a=True, overwrite_c=1)
+
+
+def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:
+    """Output scores (B, C) for raw inputs X (bias added here), in chunks to bound memory."""
+    outs = [forward(layers, with_bias(X[i : i + chunk]), relu)[-1] for i in range(0, len(X), chunk)]
+    return np.concatenate(outs) if outs else np.zeros((0, layers[-1].shape[1]))
+
+
+def evaluate(layers, X, y, relu: bool) -> tuple[float, float]:
+    """(accuracy, mean loss) on a labelled set."""
+    if len(X) == 0:
+        return float("nan"), float("nan")
+    out = predict(layers, X, relu)
+    loss, _ = output_delta(out, y, relu)
+    return float(np.mean(out.argmax(axis=1) == y)), loss
+
+
+# -- the sparse network --------------------------------------------------------------------
+class SparseNet:
+    """A pruned MLP as CSR layers held in flat arrays (for the fused kernel).
+
+    Built from dense weights, keep-masks and the hidden units kept by compaction. Layer l's
+    CSR has the compacted shape (sizes[l], sizes[l+1]); `units[v]` maps the compacted units
+    of level v back to their original indices. `data` is one array: each layer's values are
+    a view into it, so scipy matrices, the kernel and read-only views all share memory.
+    """
+
+    def __init__(self, weights, masks, units):
+        L = len(weights)
+        self.orig_shapes = [w.shape for w in weights]
+        self.units = [np.arange(weights[0].shape[0]), *units, np.arange(weights[-1].shape[1])]
+        ips, idxs, datas = [], [], []
+        for l in range(L):
+            r, c = self.units[l], self.units[l + 1]
+            m = masks[l][np.ix_(r, c)] if masks[l] is not None else np.ones((len(r), len(c)), bool)
+            rows, cols = np.nonzero(m)  # row-major: already in CSR order
+            ips.append(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(r)))]).astype(np.int64))
+            idxs.append(cols.astype(np.int64))
+            datas.append(weights[l][r[rows], c[cols]].astype(np.float64))
+        self.sizes = np.array([len(u) for u in self.units], dtype=np.int64)
+        self.ip_off = np.concatenate([[0], np.cumsum([len(p) for p in ips])]).astype(np.int64)
+        self.nz_off = np.concatenate([[0], np.cumsum([len(d) for d in datas])]).astype(np.int64)
+        self.indptr = np.concatenate(ips)
+        self.indices = np.concatenate(idxs)
+        self.data = np.concatenate(datas)
+        # rows that still have weights, per layer: the kernels walk only these
+        acts = [np.flatnonzero(np.diff(p)).astype(np.int64) for p in ips]
+        self.ra_off = np.concatenate([[0], np.cumsum([len(a) for a in acts])]).astype(np.int64)
+        self.rows_act = np.concatenate(acts)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.orig_shapes)
+
+    def nnz(self, l: int) -> int:
+        return int(self.nz_off[l + 1] - self.nz_off[l])
+
+    def values(self, l: int) -> np.ndarray:
+        return self.data[self.nz_off[l] : self.nz_off[l + 1]]
+
+    def _rows_cols(self, l):
+        ip = self.indptr[self.ip_off[l] : self.ip_off[l + 1]]
+        rows = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
+        cols = self.indices[self.nz_off[l] : self.nz_off[l + 1]]
+        return rows, cols
+
+    def csr(self, l: int) -> sp.csr_array:
+        """Layer l as a scipy CSR matrix (compacted shape) sharing this net's memory."""
+        ip = self.indptr[self.ip_off[l] : self.ip_off[l + 1]]
+        shape = (int(self.sizes[l]), int(self.sizes[l + 1]))
+        m = sp.csr_array((self.values(l), self.indices[self.nz_off[l] : self.nz_off[l + 1]], ip), shape=shape)
+        return m
+
+    def dense(self, l: int, values: np.ndarray | None = None) -> np.ndarray:
+        """Layer l (or `values` aligned with it, e.g. gradients) in its original full shape,
+        zero where pruned or compacted away."""
+        rows, cols = self._rows_cols(l)
+        out = np.zeros(self.orig_shapes[l])
+        out[self.units[l][rows], self.units[l + 1][cols]] = self.values(l) if values is None else values
+        return out
+
+    def mask(self, l: int) -> np.ndarray:
+        rows, cols = self._rows_cols(l)
+        out = np.zeros(self.orig_shapes[l], dtype=bool)
+        out[self.units[l][rows], self.units[l + 1][cols]] = True
+        return out
+
+    def gather_level(self, v: int, X: np.ndarray) -> np.ndarray:
+        """Restrict original-width activations of level v to the compacted units."""
+        return X[:, self.units[v]]
+
+
+def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, apply: bool = True):
+    """One SGD step on a SparseNet with scipy: the reference the fused kernel is tested
+    against. Xa is (B, n_features + 1). Raw gradients (aligned with net.data) go to `graw`."""
+    layers = [net.csr(l) for l in range(net.n_layers)]
+    H = forward(layers, Xa, relu)
+    loss, Ds = backward(layers, H, y, relu)
+    if not np.isfinite(loss):
+        return loss
+    c = lr / Xa.shape[0]
+    gs = []
+    for l in range(net.n_layers):  # sampled outer product: only the surviving (i, j)
+        rows, cols = net._rows_cols(l)
+        gs.append(np.einsum("bk,bk->k", H[l][:, rows], Ds[l + 1][:, cols]))
+    for l, g in enumerate(gs):
+        if graw is not None:
+            graw[net.nz_off[l] : net.nz_off[l + 1]] = g
+        if apply:
+            net.values(l)[:] += c * g
+    return loss
+
+
+# Reassociation lets LLVM vectorise the batch reductions; no nnan/ninf (the kernels must
+# still see a non-finite loss) and no contraction into FMAs (the split step applies
+# `data += c * g` separately and must round exactly as the fused kernel does).
+_FM = {"reassoc"}
+
+if HAVE_NUMBA:
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, sizes, relu, c, losses, graw, flags):
+        """Run batches.shape[0] fused SGD steps; flags = (store grads of last step, apply last
+        step's update). Returns the number of steps completed (< n at a non-finite loss)."""
+        store_last, apply_last = flags[0], flags[1]
+        n_steps, B = batches.shape
+        L = sizes.shape[0] - 1
+        nf = X.shape[1]
+        off = np.zeros(L + 2, np.int64)
+        for v in range(L + 1):
+            off[v + 1] = off[v] + sizes[v] * B
+        H = np.zeros(off[L + 1])  # level-major, unit-major, batch-minor
+        D = np.zeros(off[L + 1])
+        for s in range(n_steps):
+            for b in range(B):  # gather the batch, bias unit last
+                r = batches[s, b]
+                for i in range(nf):
+                    H[i * B + b] = X[r, i]
+                H[nf * B + b] = 1.0
+            for l in range(L):  # forward
+                a0 = off[l + 1]
+                for q in range(a0, a0 + sizes[l + 1] * B):
+                    H[q] = 0.0
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for i in range(sizes[l]):
+                    k0 = indptr[p0 + i]
+                    k1 = indptr[p0 + i + 1]
+                    if k0 == k1:
+                        continue
+                    hb = off[l] + i * B
+                    nz = False
+                    for b in range(B):
+                        if H[hb + b] != 0.0:
+                            nz = True
+                            break
+                    if not nz:
+                        continue
+                    for k in range(z0 + k0, z0 + k1):
+                        w = data[k]
+                        jb = a0 + indices[k] * B
+                        for b in range(B):
+                            H[jb + b] += w * H[hb + b]
+                if l < L - 1:
+                    for q in range(a0, a0 + sizes[l + 1] * B):
+                        H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
+                elif not relu:
+                    for q in range(a0, a0 + sizes[l + 1] * B):
+                        H[q] = np.tanh(H[q])
+            o0 = off[L]  # output deltas and loss
+            C = sizes[L]
+            loss = 0.0
+            for b in range(B):
+                t = y[batches[s, b]]
+                if relu:
+                    m = H[o0 + b]
+                    for j in range(1, C):
+                        m = max(m, H[o0 + j * B + b])
+                    tot = 0.0
+                    for j in range(C):
+                        tot += np.exp(H[o0 + j * B + b] - m)
+                    loss += np.log(tot) - (H[o0 + t * B + b] - m)
+                    for j in range(C):
+                        p = np.exp(H[o0 + j * B + b] - m) / tot
+                        D[o0 + j * B + b] = (1.0 if j == t else 0.0) - p
+                else:
+                    for j in range(C):
+                        yo = H[o0 + j * B + b]
+                        e = (1.0 if j == t else -1.0) - yo
+                        loss += 0.5 * e * e
+                        D[o0 + j * B + b] = e * (1.0 - yo * yo)
+            loss /= B
+            losses[s] = loss
+            if not np.isfinite(loss):
+                return s
+            for l in range(L - 1, 0, -1):  # backward: deltas of the hidden levels
+                d0 = off[l]
+                for q in range(d0, d0 + sizes[l] * B):
+                    D[q] = 0.0
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for i in range(sizes[l]):
+                    ib = d0 + i * B
+                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
+                        w = data[k]
+                        jb = off[l + 1] + indices[k] * B
+                        for b in range(B):
+                            D[ib + b] += w * D[jb + b]
+                for q in range(d0, d0 + sizes[l] * B):
+                    h = H[q]
+                    D[q] *= (1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h
+            last = s == n_steps - 1
+            store = store_last and last
+            upd = apply_last or not last
+            for l in range(L):  # sampled outer product and update, surviving weights only
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for i in range(sizes[l]):
+                    k0 = z0 + indptr[p0 + i]
+                    k1 = z0 + indptr[p0 + i + 1]
+                    hb = off[l] + i * B
+                    nz = False
+                    for b in range(B):
+                        if H[hb + b] != 0.0:
+                            nz = True
+                            break
+                    if not nz:
+                        if store:
+                            for k in range(k0, k1):
+                                graw[k] = 0.0
+                        continue
+                    for k in range(k0, k1):
+                        jb = off[l + 1] + indices[k] * B
+                        g = 0.0
+                        for b in range(B):
+                            g += H[hb + b] * D[jb + b]
+                        if store:
+                            graw[k] = g
+                        if upd:
+                            data[k] += c * g
+        return n_steps
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _apply(data, graw, c):
+        for k in range(data.shape[0]):
+            data[k] += c * graw[k]
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _steps_b1(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c,
+                  losses, graw, flags):
+        """Batch size 1: inputs read straight from X (no gather), zero inputs skipped, only
+        rows that still have weights visited. Same arithmetic as _sparse_steps."""
+        store_last, apply_last = flags[0], flags[1]
+        n_steps = batches.shape[0]
+        L = sizes.shape[0] - 1
+        nf = X.shape[1]
+        off = np.zeros(L + 2, np.int64)
+        for v in range(L + 1):
+            off[v + 1] = off[v] + sizes[v]
+        H = np.zeros(off[L + 1])  # H[off[v] + u]: activation of unit u of level v (v >= 1)
+        D = np.zeros(off[L + 1])
+        for s in range(n_steps):
+            r = batches[s, 0]
+            for l in range(L):  # forward
+                a0 = off[l + 1]
+                for q in range(a0, a0 + sizes[l + 1]):
+                    H[q] = 0.0
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
+                    if l == 0:
+                        x = X[r, i] if i < nf else 1.0
+                    else:
+                        x = H[off[l] + i]
+                    if x == 0.0:
+                        continue
+                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
+                        H[a0 + indices[k]] += data[k] * x
+                if l < L - 1:
+                    for q in range(a0, a0 + sizes[l + 1]):
+                        H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
+                elif not relu:
+                    for q in range(a0, a0 + sizes[l + 1]):
+                        H[q] = np.tanh(H[q])
+            o0 = off[L]
+            C = sizes[L]
+            t_ = y[r]
+            loss = 0.0
+            if relu:
+                m = H[o0]
+                for j in range(1, C):
+                    m = max(m, H[o0 + j])
+                tot = 0.0
+                for j in range(C):
+                    tot += np.exp(H[o0 + j] - m)
+                loss = np.log(tot) - (H[o0 + t_] - m)
+                for j in range(C):
+                    D[o0 + j] = (1.0 if j == t_ else 0.0) - np.exp(H[o0 + j] - m) / tot
+            else:
+                for j in range(C):
+                    yo = H[o0 + j]
+                    e = (1.0 if j == t_ else -1.0) - yo
+                    loss += 0.5 * e * e
+                    D[o0 + j] = e * (1.0 - yo * yo)
+            losses[s] = loss
+            if not np.isfinite(loss):
+                return s
+            for l in range(L - 1, 0, -1):  # backward
+                d0 = off[l]
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for q in range(d0, d0 + sizes[l]):
+                    D[q] = 0.0
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
+                    acc = 0.0
+                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
+                        acc += data[k] * D[off[l + 1] + indices[k]]
+                    h = H[d0 + i]
+                    D[d0 + i] = acc * ((1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h)
+            last = s == n_steps - 1
+            store = store_last and last
+            upd = apply_last or not last
+            for l in range(L):  # sampled outer product and update
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                e0 = off[l + 1]
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
+                    if l == 0:
+                        x = X[r, i] if i < nf else 1.0
+                    else:
+                        x = H[off[l] + i]
+                    k0 = z0 + indptr[p0 + i]
+                    k1 = z0 + indptr[p0 + i + 1]
+                    if x == 0.0:
+                        if store:
+                            for k in range(k0, k1):
+                                graw[k] = 0.0
+                        continue
+                    for k in range(k0, k1):
+                        g = x * D[e0 + indices[k]]
+                        if store:
+                            graw[k] = g
+                        if upd:
+                            data[k] += c * g
+        return n_steps
+
+
+def sparse_steps_numba(net: SparseNet, X, y, batches, relu, lr, losses, graw=None, store_last=False,
+                       apply_last=True) -> int:
+    """Fused steps on `net` for the sample indices `batches` (n_steps, B). Returns steps done."""
+    if graw is None:
+        graw = np.empty(0)
+    flags = np.array([store_last, apply_last])
+    if batches.shape[1] == 1:
+        return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
+                             net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags))
+    return int(_sparse_steps(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
+                             net.sizes, relu, lr / batches.shape[1], losses, graw, flags))
+
+
+def apply_raw(net: SparseNet, graw, lr: float, B: int, engine: str = "numba") -> None:
+    """Apply stored raw gradients with exactly the engine's arithmetic (bit-identical)."""
+    c = lr / B
+    if engine == "numba" and HAVE_NUMBA:
+        _apply(net.data, graw, c)
+    else:
+        net.data += c * graw
