@@ -60,3 +60,82 @@ def dumps(obj, indent: int | None = 2) -> str:
 
 def write_json_atomic(path, obj, indent: int | None = 2) -> Path:
     return write_text_atomic(path, dumps(obj, indent) + "\n")
+
+
+# -- figures ----------------------------------------------------------------------------------
+STATIC_FORMATS = ("png", "svg", "pdf")
+NO_CHROME = ("static images (PNG/SVG/PDF) need Chrome or Chromium for kaleido: run `plotly_get_chrome` "
+             "or `apt-get install chromium`; the HTML files were written")
+
+
+def find_chrome() -> str | None:
+    """A Chrome/Chromium kaleido can drive: $BROWSER_PATH, one on PATH, or plotly's own copy."""
+    import shutil
+
+    env = os.environ.get("BROWSER_PATH")
+    if env and Path(env).exists():
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    try:  # the copy `plotly_get_chrome` / kaleido.get_chrome() installs
+        from choreographer.cli.defaults import default_download_path
+
+        for p in Path(default_download_path).rglob("chrome"):
+            if p.is_file() and os.access(p, os.X_OK):
+                return str(p)
+    except Exception:
+        pass
+    return None
+
+
+def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tuple[list[Path], str | None]:
+    """Write plotly figures {stem: figure} into `folder` in each of `formats`.
+
+    HTML is always written (with plotly.min.js beside it, so it opens offline). PNG/SVG/PDF go through kaleido in
+    one browser session for all figures (a session costs ~2 s to start). Returns (paths
+    written, a one-line note on what was skipped and how to fix it, or None). Every file is
+    written under a temporary name and renamed, so none is ever half-written.
+    """
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    bad = [f for f in formats if f != "html" and f not in STATIC_FORMATS]
+    if bad:
+        from .errors import ExplorerError
+
+        raise ExplorerError(f"unknown figure format(s) {bad}; choose from html, {', '.join(STATIC_FORMATS)}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figs = {stem: go.Figure(fig) for stem, fig in figures.items()}
+    written: list[Path] = []
+    if "html" in formats and figs:  # plotly.js once per folder, beside the pages (opens offline)
+        from plotly.offline import get_plotlyjs
+
+        js = folder / "plotly.min.js"
+        if not js.exists():
+            written.append(write_text_atomic(js, get_plotlyjs()))
+        for stem, fig in figs.items():
+            written.append(write_text_atomic(folder / f"{stem}.html", fig.to_html(include_plotlyjs="directory")))
+    static = [f for f in formats if f in STATIC_FORMATS]
+    if not static or not figs:
+        return written, None
+    chrome = find_chrome()
+    if chrome is None:
+        return written, NO_CHROME
+    os.environ.setdefault("BROWSER_PATH", chrome)
+    jobs = [(fig, folder / f"{stem}.{fmt}", fmt) for stem, fig in figs.items() for fmt in static]
+    tmps = [p.with_name(f".{p.stem}.{os.getpid()}.tmp.{fmt}") for _, p, fmt in jobs]
+    try:
+        pio.write_images(fig=[j[0] for j in jobs], file=[str(t) for t in tmps], format=[j[2] for j in jobs])
+        for t, (_, p, _) in zip(tmps, jobs):
+            os.replace(t, p)
+            written.append(p)
+    except Exception as e:  # kaleido/Chrome trouble: keep the HTML, say what went wrong
+        return written, f"static images were not written ({type(e).__name__}: {str(e).splitlines()[0][:200]}); " \
+                        f"the HTML files were"
+    finally:
+        for t in tmps:
+            t.unlink(missing_ok=True)
+    return written, None
