@@ -91,7 +91,7 @@ def summary(r: dict) -> str:
         f"(layers {c['prune_layers']}), {c['steps']:,} steps at batch {c['batch_size']}, lr {c['lr']}, seed {c['seed']}",
         f"test accuracy  {r['test_accuracy']:.4f}   (test loss {r['test_loss']:.4f})",
         f"weights alive  {alive}",
-        f"seconds        " + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in sec.items()),
+        "seconds        " + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in sec.items()),
         f"speed          {speed}   [{r['engine']}]",
     ]
     if r.get("diverged"):
