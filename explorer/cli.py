@@ -76,6 +76,10 @@ def config_from_args(args, values: dict | None = None) -> RunConfig:
     return cfg.replace(**changes).validate()
 
 
+def _num(x) -> str:
+    return "n/a" if x is None or x != x else f"{x:.4f}"
+
+
 def summary(r: dict) -> str:
     """A readable summary of a results dict (what `explorer train` prints without --json)."""
     c = r["config"]
@@ -88,8 +92,9 @@ def summary(r: dict) -> str:
     lines = [
         f"dataset        {r['dataset']} ({r['n_train']:,} train, {r['n_test']:,} test)",
         f"model          {sizes} {c['activation']}, burn-in {c['burn_in']}, prune {c['prune']} "
-        f"(layers {c['prune_layers']}), {c['steps']:,} steps at batch {c['batch_size']}, lr {c['lr']}, seed {c['seed']}",
-        f"test accuracy  {r['test_accuracy']:.4f}   (test loss {r['test_loss']:.4f})",
+        f"(layers {c['prune_layers']}), {c['steps']:,} steps at batch {c['batch_size']}, "
+        f"lr {c['lr']}, seed {c['seed']}",
+        f"test accuracy  {_num(r['test_accuracy'])}   (test loss {_num(r['test_loss'])})",
         f"weights alive  {alive}",
         "seconds        " + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in sec.items()),
         f"speed          {speed}   [{r['engine']}]",
