@@ -139,3 +139,19 @@ def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tupl
         for t in tmps:
             t.unlink(missing_ok=True)
     return written, None
+
+
+# -- run bundles ------------------------------------------------------------------------------
+def write_run_bundle(folder, config, results: dict | None, figures: dict | None = None,
+                     formats=("html", "png", "svg", "pdf")) -> tuple[list[Path], str | None]:
+    """Write a run as a folder: config.json (reloads with RunConfig.from_json), results.json
+    and every figure via `write_figures`. Returns (paths written, note or None)."""
+    folder = Path(folder)
+    cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    written = [write_json_atomic(folder / "config.json", cfg),
+               write_json_atomic(folder / "results.json", results if results is not None else {})]
+    note = None
+    if figures:
+        paths, note = write_figures(figures, folder, formats)
+        written += paths
+    return written, note

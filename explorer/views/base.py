@@ -1,0 +1,107 @@
+"""View: the base of every live view -- a Callback owning one plotly FigureWidget.
+
+A view reads `trainer.state` inside the trainer's hooks, reduces it to what is drawn
+(counts, not raw arrays) and writes the figure inside one `fig.batch_update()`. It is
+time-throttled (`seconds`, default 0.1 s: at most ~10 redraws a second) and keeps its own
+cost small: after each redraw it stretches its interval so that redraws take at most
+`budget` (default 1.5%) of the wall-clock time. The figure's layout is given at
+construction (`go.FigureWidget(data=..., layout=...)`): layout set afterwards is lost when
+a page is rebuilt from saved widget state (Voila, reloads).
+
+    v = WeightHistogram()
+    Trainer(cfg, callbacks=[v]).fit(dataset)
+    v.fig            # or v.widget (the figure plus the view's own small controls)
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..callbacks import Callback
+
+COLORS = {"dense": "#1f77b4", "sparse": "#d62728", "ref": "#7f7f7f", "cut": "#2ca02c", "accent": "#ff7f0e"}
+FONT = dict(size=11)
+
+
+def base_layout(title: str, height: int = 300, width: int | None = 520, **kw) -> dict:
+    lay = dict(title=dict(text=title, font=dict(size=13), x=0.02, xanchor="left"), height=height,
+               margin=dict(l=55, r=20, t=40, b=40), font=FONT, template="plotly_white",
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=10)),
+               uirevision="keep")
+    if width is not None:
+        lay["width"] = width
+    lay.update(kw)
+    return lay
+
+
+class View(Callback):
+    """Base class: subclasses build `self.fig` in `__init__` and implement `draw(trainer)`."""
+
+    every = 1
+    needs_gradients = False
+    budget = 0.015  # at most this share of wall-clock time spent redrawing
+
+    def __init__(self, seconds: float | None = 0.1, every: int | None = None):
+        if every is not None:  # step-counted (deterministic, for tests and scripts)
+            seconds = None
+        elif seconds is None:
+            every = 1
+        self.min_seconds = self.seconds = seconds
+        if every is not None:
+            self.every = int(every)
+        self.base_every = self.every  # what the step-sampled burn-in returns to
+        self.trainer = None
+        self.draws = 0  # redraws done (for tests and benchmarks)
+        self.draw_seconds = 0.0  # time spent in them
+
+    @property
+    def widget(self):
+        """What the dashboard lays out: the figure (subclasses add their own controls)."""
+        return self.fig
+
+    # -- to be implemented -----------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget the history of the last run (called at the start of a run)."""
+
+    def draw(self, trainer) -> None:
+        """Write the figure from the trainer's current state (inside batch_update)."""
+
+    # -- hooks ------------------------------------------------------------------------------
+    def attach(self, trainer) -> View:
+        """Show a set-up trainer's current state without running it (e.g. at step 0)."""
+        self.trainer = trainer
+        self.clear()
+        self.redraw()
+        return self
+
+    def redraw(self) -> None:
+        if self.trainer is None or getattr(self.trainer, "_data", None) is None:
+            return
+        t0 = time.perf_counter()
+        with self.fig.batch_update():
+            self.draw(self.trainer)
+        cost = time.perf_counter() - t0
+        self.draws += 1
+        self.draw_seconds += cost
+        if self.min_seconds is not None and self.seconds is not None:
+            self.seconds = max(self.min_seconds, cost / self.budget)
+
+    def on_train_begin(self, trainer):
+        self.trainer = trainer
+        if trainer.state.step == 0:
+            self.clear()
+        self.redraw()
+
+    def on_step_end(self, trainer):
+        self.trainer = trainer
+        self.redraw()
+
+    def on_prune(self, trainer):
+        self.redraw()
+
+    def on_train_end(self, trainer):
+        self.redraw()
+
+    def __repr__(self):
+        when = f"seconds={self.seconds:g}" if self.seconds else f"every={self.every}"
+        return f"{type(self).__name__}({when}, draws={self.draws})"
