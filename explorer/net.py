@@ -184,6 +184,11 @@ class SparseNet:
         acts = [np.flatnonzero(np.diff(p)).astype(np.int64) for p in ips]
         self.ra_off = np.concatenate([[0], np.cumsum([len(a) for a in acts])]).astype(np.int64)
         self.rows_act = np.concatenate(acts)
+        # the same pattern as flat (row, column) pairs per weight, unsigned 32-bit: the batch-1
+        # kernel walks these in one branch-free loop per layer (no per-row loop exits to
+        # mispredict, no negative-index checks, half the index bytes of int64)
+        self.rows32 = np.concatenate([np.repeat(np.arange(len(p) - 1), np.diff(p)) for p in ips]).astype(np.uint32)
+        self.cols32 = self.indices.astype(np.uint32)
 
     @property
     def n_layers(self) -> int:
@@ -252,6 +257,7 @@ def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, a
 # still see a non-finite loss) and no contraction into FMAs (the split step applies
 # `data += c * g` separately and must round exactly as the fused kernel does).
 _FM = {"reassoc"}
+_U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-index wraparound
 
 if HAVE_NUMBA:
 
@@ -383,10 +389,14 @@ if HAVE_NUMBA:
             data[k] += c * graw[k]
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _steps_b1(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c,
-                  losses, graw, flags):
-        """Batch size 1: inputs read straight from X (no gather), zero inputs skipped, only
-        rows that still have weights visited. Same arithmetic as _sparse_steps."""
+    def _steps_b1(X, y, batches, indptr, indices, rows32, cols32, data, ip_off, nz_off, rows_act, ra_off, sizes,
+                  relu, c, losses, graw, flags):
+        """Batch size 1. Forward and update are one flat loop over the layer's surviving
+        weights (rows32/cols32), with no per-row branches: at ~12 weights a row, the row
+        loop's mispredicted exits and zero-input tests cost more than the ~23% of products
+        with a zero input they would skip (measured 9.7 vs 13.2 us/step on the post's net).
+        Backward keeps the CSR rows (a register accumulator per unit). The input row is
+        converted to float64 once per step, the bias unit last."""
         store_last, apply_last = flags[0], flags[1]
         n_steps = batches.shape[0]
         L = sizes.shape[0] - 1
@@ -394,26 +404,20 @@ if HAVE_NUMBA:
         off = np.zeros(L + 2, np.int64)
         for v in range(L + 1):
             off[v + 1] = off[v] + sizes[v]
-        H = np.zeros(off[L + 1])  # H[off[v] + u]: activation of unit u of level v (v >= 1)
+        H = np.zeros(off[L + 1])  # H[off[v] + u]: activation of unit u of level v (level 0: inputs)
         D = np.zeros(off[L + 1])
         for s in range(n_steps):
             r = batches[s, 0]
+            for i in range(nf):
+                H[i] = X[r, i]
+            H[nf] = 1.0
             for l in range(L):  # forward
                 a0 = off[l + 1]
+                h0 = off[l]
                 for q in range(a0, a0 + sizes[l + 1]):
                     H[q] = 0.0
-                p0 = ip_off[l]
-                z0 = nz_off[l]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    if l == 0:
-                        x = X[r, i] if i < nf else 1.0
-                    else:
-                        x = H[off[l] + i]
-                    if x == 0.0:
-                        continue
-                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
-                        H[a0 + indices[k]] += data[k] * x
+                for k in range(nz_off[l], nz_off[l + 1]):
+                    H[_U(a0 + cols32[k])] += data[k] * H[_U(h0 + rows32[k])]
                 if l < L - 1:
                     for q in range(a0, a0 + sizes[l + 1]):
                         H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
@@ -460,29 +464,49 @@ if HAVE_NUMBA:
             store = store_last and last
             upd = apply_last or not last
             for l in range(L):  # sampled outer product and update
-                p0 = ip_off[l]
-                z0 = nz_off[l]
+                h0 = off[l]
                 e0 = off[l + 1]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    if l == 0:
-                        x = X[r, i] if i < nf else 1.0
-                    else:
-                        x = H[off[l] + i]
-                    k0 = z0 + indptr[p0 + i]
-                    k1 = z0 + indptr[p0 + i + 1]
-                    if x == 0.0:
-                        if store:
-                            for k in range(k0, k1):
-                                graw[k] = 0.0
-                        continue
-                    for k in range(k0, k1):
-                        g = x * D[e0 + indices[k]]
-                        if store:
-                            graw[k] = g
+                if store:
+                    for k in range(nz_off[l], nz_off[l + 1]):
+                        g = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
+                        graw[k] = g
                         if upd:
                             data[k] += c * g
+                elif upd:
+                    for k in range(nz_off[l], nz_off[l + 1]):
+                        g = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
+                        data[k] += c * g
         return n_steps
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _forward_flat(X, rows32, cols32, data, nz_off, sizes, relu, out):
+        """Output scores (tanh outputs or logits) for every row of X (float32 or float64),
+        with the batch-1 kernel's forward loop: no float64 copy of X, no bias column."""
+        L = sizes.shape[0] - 1
+        nf = X.shape[1]
+        off = np.zeros(L + 2, np.int64)
+        for v in range(L + 1):
+            off[v + 1] = off[v] + sizes[v]
+        H = np.zeros(off[L + 1])
+        for r in range(X.shape[0]):
+            for i in range(nf):
+                H[i] = X[r, i]
+            H[nf] = 1.0
+            for l in range(L):
+                a0 = off[l + 1]
+                h0 = off[l]
+                for q in range(a0, a0 + sizes[l + 1]):
+                    H[q] = 0.0
+                for k in range(nz_off[l], nz_off[l + 1]):
+                    H[_U(a0 + cols32[k])] += data[k] * H[_U(h0 + rows32[k])]
+                if l < L - 1:
+                    for q in range(a0, a0 + sizes[l + 1]):
+                        H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
+                elif not relu:
+                    for q in range(a0, a0 + sizes[l + 1]):
+                        H[q] = np.tanh(H[q])
+            for j in range(sizes[L]):
+                out[r, j] = H[off[L] + j]
 
 
 def sparse_steps_numba(net: SparseNet, X, y, batches, relu, lr, losses, graw=None, store_last=False,
@@ -492,8 +516,8 @@ def sparse_steps_numba(net: SparseNet, X, y, batches, relu, lr, losses, graw=Non
         graw = np.empty(0)
     flags = np.array([store_last, apply_last])
     if batches.shape[1] == 1:
-        return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
-                             net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags))
+        return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.rows32, net.cols32, net.data, net.ip_off,
+                             net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags))
     return int(_sparse_steps(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
                              net.sizes, relu, lr / batches.shape[1], losses, graw, flags))
 
@@ -505,3 +529,23 @@ def apply_raw(net: SparseNet, graw, lr: float, B: int, engine: str = "numba") ->
         _apply(net.data, graw, c)
     else:
         net.data += c * graw
+
+
+def predict_net(net: SparseNet, X: np.ndarray, relu: bool) -> np.ndarray:
+    """Output scores (n, C) of a SparseNet for raw inputs X: the numba forward when numba is
+    there (reads float32 or float64 X as is, no bias column), else scipy products."""
+    X = np.asarray(X)
+    if HAVE_NUMBA and X.dtype in (np.float32, np.float64):
+        out = np.empty((len(X), int(net.sizes[-1])))
+        _forward_flat(np.ascontiguousarray(X), net.rows32, net.cols32, net.data, net.nz_off, net.sizes, relu, out)
+        return out
+    return predict([net.csr(l) for l in range(net.n_layers)], X, relu)
+
+
+def evaluate_net(net: SparseNet, X, y, relu: bool) -> tuple[float, float]:
+    """(accuracy, mean loss) of a SparseNet on a labelled set (see predict_net)."""
+    if len(X) == 0:
+        return float("nan"), float("nan")
+    out = predict_net(net, X, relu)
+    loss, _ = output_delta(out, y, relu)
+    return float(np.mean(out.argmax(axis=1) == y)), loss

@@ -404,7 +404,10 @@ class Trainer:
     def _evaluate(self) -> None:
         t0 = time.perf_counter()
         d, relu = self._data, self.config.activation == "relu"
-        acc, loss = N.evaluate(self._eval_layers(), d["X_test"], d["y_test"], relu)
+        if self._snet is not None and self.engine == "numba":  # straight from float32 X, no copies
+            acc, loss = N.evaluate_net(self._snet, d["X_test"], d["y_test"], relu)
+        else:
+            acc, loss = N.evaluate(self._eval_layers(), d["X_test"], d["y_test"], relu)
         self.state.metrics = {"test_accuracy": acc, "test_loss": loss, "step": self.state.step}
         self.state.seconds["eval"] += time.perf_counter() - t0
         self.callbacks.call("on_eval_end", self)

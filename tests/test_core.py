@@ -380,3 +380,67 @@ def test_post_protocol_on_fashion_mnist(fashion):
     assert abs(alive - 785 * 128 / 32) <= 0.01 * 785 * 128 / 32
     assert sparse.results_["test_accuracy"] > 0.55  # still learns with 3% of the input weights
     assert sparse.results_["weights_total"] == [785 * 128, 128 * 10]
+
+
+# -- fast kernels (issue 2, Speed): new code paths held to the same invariants ----------------
+@pytest.mark.parametrize("B", [1, 2, 64])
+@pytest.mark.parametrize("relu", [False, True])
+def test_numba_kernels_equal_scipy_on_wide_compacted_nets(B, relu):
+    """A wide layer pruned to a small budget (most hidden units compacted away), float32
+    inputs with zeros: the numba kernels (flat batch-1 kernel and the general one) follow
+    the scipy reference step for step, and the numba forward matches scipy's predict."""
+    if not N.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(11)
+    X = (rng.random((200, 30)) * (rng.random((200, 30)) < 0.4)).astype(np.float32)
+    y = rng.integers(0, 5, 200)
+    W = N.init_weights([31, 300, 5], 0.5, rng)
+    masks = [np.zeros(w.shape, bool) for w in W]
+    for m in masks:
+        m.ravel()[rng.choice(m.size, 150, replace=False)] = True
+    units = compact_units(masks)
+    assert 0 < len(units[0]) < 300
+    a, b = N.SparseNet(W, masks, units), N.SparseNet(W, masks, units)
+    n = 6
+    batches = (np.arange(n * B) % 200).reshape(n, B)
+    N.sparse_steps_numba(a, X, y, batches, relu, 0.05, np.empty(n))
+    for s in range(n):
+        N.sparse_step_scipy(b, N.with_bias(X[batches[s]]), y[batches[s]], relu, 0.05)
+    np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(N.predict_net(a, X, relu), N.predict([a.csr(l) for l in range(2)], X, relu),
+                               rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("B", [1, 3])
+def test_numba_split_step_equals_fused_step_bit_for_bit(B):
+    """Storing gradients and applying them later (what a callback asking for gradients
+    causes) rounds exactly like the fused update, for the batch-1 kernel too."""
+    if not N.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(12)
+    X = rng.random((50, 12)) * (rng.random((50, 12)) < 0.5)
+    y = rng.integers(0, 3, 50)
+    W, masks, units = _net(rng, [13, 20, 9, 3], density=0.3)
+    a, b = N.SparseNet(W, masks, units), N.SparseNet(W, masks, units)
+    batches = (np.arange(4 * B) % 50).reshape(4, B)
+    N.sparse_steps_numba(a, X, y, batches, False, 0.07, np.empty(4))
+    N.sparse_steps_numba(b, X, y, batches[:3], False, 0.07, np.empty(3))
+    graw = np.empty(len(b.data))
+    N.sparse_steps_numba(b, X, y, batches[3:], False, 0.07, np.empty(1), graw, store_last=True, apply_last=False)
+    N.apply_raw(b, graw, 0.07, B)
+    assert np.array_equal(a.data, b.data)
+
+
+def test_batch1_headline_shape_trainer_matches_scipy(digits):
+    """The post's protocol shape (batch 1, input layer halved) through the Trainer: numba
+    and scipy engines end within 1e-10, and a gradient-asking callback changes nothing."""
+    if not N.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    cfg = RunConfig(dataset="digits", hidden=(24,), burn_in=30, prune="halving:3", steps=500, batch_size=1, lr=0.02)
+    a = Trainer(cfg, engine="numba").fit(digits)
+    b = Trainer(cfg, engine="scipy").fit(digits)
+    c = Trainer(cfg, engine="numba", callbacks=[Spy(every=13, grads=True)]).fit(digits)
+    for l in range(2):
+        np.testing.assert_allclose(a.weights(l), b.weights(l), atol=1e-10)
+        assert np.array_equal(a.weights(l), c.weights(l))
+    assert abs(a.results_["test_loss"] - b.results_["test_loss"]) < 1e-9
