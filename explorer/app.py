@@ -1,0 +1,524 @@
+"""Explorer: the dashboard -- ipywidgets controls over a Trainer, with the six live views.
+
+    from explorer import Explorer
+    Explorer(dataset="auto")          # the last expression of a cell shows the dashboard
+
+Two kinds of controls (STYLE.md 7): structural ones (data set, hidden units, burn-in,
+layers to prune, batch size, steps, seed) build a new run at step 0; live ones apply
+without retraining: the learning rate on the next step (`trainer.set_lr`), the prune rule
+and its slider as a preview on the weight histogram (and as the rule of the cut, if the
+cut has not been made yet). Training runs in chunks from an asyncio task that yields
+between chunks, so Pause/Stop/sliders work mid-run; a second Run while one is going does
+nothing. Bad input never raises in the page: the one-line message goes to the status line.
+
+For tests and scripts: `app.run_sync(steps)`, `app.controls` (the widgets by name),
+`app.views`, `app.trainer`, `app.export(folder)`, `app.save_config(path)`, `app.load_config(path)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from pathlib import Path
+
+import ipywidgets as W
+
+from .config import RunConfig
+from .data import DATASETS, load
+from .errors import ExplorerError
+from .export import write_run_bundle
+from .prune import parse_rule
+from .trainer import Trainer
+from .views import all_views
+
+RULE_KINDS = ("halving", "fraction", "threshold", "random", "none")
+# slider range per rule kind: (min, max, step, default); threshold is set as log10(t)
+SLIDER = {"halving": (0, 10, 1, 5), "fraction": (0.0, 0.99, 0.01, 0.9), "random": (0.0, 0.99, 0.01, 0.9),
+          "threshold": (-8.0, 0.0, 0.1, -5.0), "none": (0, 1, 1, 0)}
+STRUCTURAL = ("dataset", "hidden", "burn_in", "prune_layers", "batch_size", "steps", "seed")
+CHUNK_SECONDS = 0.05  # work per chunk before yielding to the kernel's event loop
+
+
+def rule_text(kind: str, value: float) -> str:
+    """The prune rule string a (kind, slider value) pair stands for."""
+    if kind == "none":
+        return "none"
+    if kind == "halving":
+        return f"halving:{int(round(value))}"
+    if kind == "threshold":
+        return f"threshold:{10 ** value:.3g}"
+    return f"{kind}:{round(float(value), 4):g}"
+
+
+def rule_to_slider(rule: str) -> tuple[str, float]:
+    r = parse_rule(rule)
+    if r.name == "none":
+        return "none", 0
+    if r.name == "keep":  # no slider for keep:n; show it as the fraction it removes
+        raise ExplorerError(f"prune={rule!r}: the dashboard's slider has no keep:n; use fraction:f")
+    if r.name == "threshold":
+        import math
+
+        return "threshold", round(math.log10(r.value), 1) if r.value > 0 else SLIDER["threshold"][0]
+    return r.name, int(r.value) if r.name == "halving" else float(r.value)
+
+
+def nice_eval_every(total_steps: int, points: int = 20) -> int:
+    """About `points` evaluations over the run, at a round step count."""
+    raw = max(1, total_steps // points)
+    mag = 10 ** (len(str(raw)) - 1)
+    return max(1, (raw // mag) * mag)
+
+
+class Explorer(W.VBox):
+    """The dashboard. `Explorer(dataset="auto", **config)`: any RunConfig field as a keyword."""
+
+    def __init__(self, dataset: str = "auto", config: RunConfig | None = None, **overrides):
+        self.status = W.HTML(value="", layout=W.Layout(min_height="24px"))
+        self._datasets: dict = {}
+        self._task = None
+        self._running = False
+        self._pause = False
+        self._quiet = False
+        self._chunk = 500
+        self._last_status = 0.0
+        self.ref_trainer = None
+        self.trainer = None
+        cfg = config if config is not None else RunConfig(dataset=dataset)
+        cfg = cfg.replace(**overrides) if overrides else cfg
+        self.config, self._auto_eval = cfg, cfg.eval_every == 0
+        self.views = all_views()
+        self.controls = self._build_controls(cfg)
+        super().__init__(children=self._layout())
+        self.add_class("explorer-dashboard")
+        try:
+            self._new_run(cfg)
+        except ExplorerError as e:
+            self._error(e)
+
+    # -- controls ------------------------------------------------------------------------------
+    def _build_controls(self, cfg: RunConfig) -> dict:
+        L = lambda w: W.Layout(width=w)
+        st = {"description_width": "90px"}
+        kind, value = rule_to_slider(cfg.prune)
+        lo, hi, step, _ = SLIDER[kind]
+        c = {
+            "dataset": W.Dropdown(options=["auto", *DATASETS], value=cfg.dataset if cfg.dataset in DATASETS
+                                  else "auto", description="data set", style=st, layout=L("250px")),
+            "hidden": W.Text(value=",".join(map(str, cfg.hidden)), description="hidden units",
+                             continuous_update=False, style=st, layout=L("250px")),
+            "burn_in": W.IntSlider(value=cfg.burn_in, min=0, max=max(2000, cfg.burn_in), step=10,
+                                   description="burn-in", continuous_update=False, style=st, layout=L("330px")),
+            "prune_kind": W.Dropdown(options=RULE_KINDS, value=kind, description="prune rule", style=st,
+                                     layout=L("250px")),
+            "prune_value": W.FloatSlider(value=value, min=lo, max=hi, step=step, description="halvings",
+                                         continuous_update=True, style=st, layout=L("330px"),
+                                         readout_format=".2f"),
+            "kept": W.HTML(value=""),
+            "prune_layers": W.Text(value=cfg.prune_layers if cfg.prune_layers == "all"
+                                   else ",".join(map(str, cfg.prune_layers)),
+                                   description="prune layers", continuous_update=False, style=st,
+                                   layout=L("250px")),
+            "lr": W.FloatLogSlider(value=cfg.lr, base=10, min=-4, max=0, step=0.1, description="learning rate",
+                                   continuous_update=True, readout_format=".2g", style=st, layout=L("330px")),
+            "batch_size": W.BoundedIntText(value=cfg.batch_size, min=1, max=65536, description="batch size",
+                                           style=st, layout=L("250px")),
+            "steps": W.BoundedIntText(value=cfg.steps, min=0, max=10**8, step=1000, description="steps",
+                                      style=st, layout=L("250px")),
+            "seed": W.BoundedIntText(value=cfg.seed, min=0, max=2**31 - 1, description="seed", style=st,
+                                     layout=L("250px")),
+            "compare": W.Checkbox(value=False, description="compare with dense", indent=False),
+            "run": W.Button(description="Run", button_style="success", icon="play", layout=L("80px")),
+            "pause": W.Button(description="Pause", icon="pause", layout=L("80px")),
+            "step": W.Button(description="Step", icon="step-forward", layout=L("80px"),
+                             tooltip="advance 1% of the run"),
+            "stop": W.Button(description="Stop", icon="stop", button_style="danger", layout=L("80px"),
+                             tooltip="end the run now: final evaluation and results"),
+            "reset": W.Button(description="Reset", icon="refresh", layout=L("80px")),
+            "folder": W.Text(value="figures", description="export to", style=st, layout=L("250px")),
+            "export": W.Button(description="Export", icon="download", layout=L("90px")),
+            "config_path": W.Text(value="explorer-config.json", description="config file", style=st,
+                                  layout=L("250px")),
+            "save": W.Button(description="Save", icon="save", layout=L("70px")),
+            "load": W.Button(description="Load", icon="folder-open", layout=L("70px")),
+        }
+        self._label_slider(c["prune_value"], kind)
+        for name in STRUCTURAL:
+            c[name].observe(self._on_structural, names="value")
+        c["prune_kind"].observe(self._on_prune_kind, names="value")
+        c["prune_value"].observe(self._on_prune_value, names="value")
+        c["lr"].observe(self._on_lr, names="value")
+        c["compare"].observe(lambda ch: self._on_compare(), names="value")
+        c["run"].on_click(lambda b: self.run())
+        c["pause"].on_click(lambda b: self.pause())
+        c["step"].on_click(lambda b: self.step())
+        c["stop"].on_click(lambda b: self.stop())
+        c["reset"].on_click(lambda b: self.reset())
+        c["export"].on_click(lambda b: self.export())
+        c["save"].on_click(lambda b: self.save_config())
+        c["load"].on_click(lambda b: self.load_config())
+        return c
+
+    def _layout(self) -> list:
+        c, v = self.controls, self.views
+        title = W.HTML("<b>explorer</b>: burn in densely, kill the small weights for good, train sparse "
+                       "&mdash; and watch why it works")
+        col1 = W.VBox([c["dataset"], c["hidden"], c["batch_size"], c["steps"], c["seed"]])
+        col2 = W.VBox([c["burn_in"], c["prune_kind"], c["prune_value"], c["kept"], c["prune_layers"], c["lr"]])
+        col3 = W.VBox([W.HBox([c["run"], c["pause"], c["step"]]), W.HBox([c["stop"], c["reset"]]), c["compare"],
+                       W.HBox([c["folder"], c["export"]]), W.HBox([c["config_path"], c["save"], c["load"]])])
+        controls = W.HBox([col1, col2, col3], layout=W.Layout(flex_flow="row wrap", grid_gap="12px"))
+        grid = W.GridBox([v["weights"].widget, v["accuracy"].widget, v["heatmap"].widget, v["feedback"].widget,
+                          v["survivors"].widget, v["speed"].widget],
+                         layout=W.Layout(grid_template_columns="repeat(2, 540px)", grid_gap="6px"))
+        return [title, controls, self.status, grid]
+
+    def _label_slider(self, slider, kind):
+        slider.description = {"halving": "halvings", "fraction": "fraction cut", "random": "random cut",
+                              "threshold": "log10 |w| cut", "none": "(no cut)"}[kind]
+        slider.readout_format = "d" if kind in ("halving", "none") else (".1f" if kind == "threshold" else ".2f")
+        slider.disabled = kind == "none"
+
+    # -- config <-> widgets -------------------------------------------------------------------
+    @property
+    def rule(self) -> str:
+        return rule_text(self.controls["prune_kind"].value, self.controls["prune_value"].value)
+
+    def config_from_controls(self) -> RunConfig:
+        """The RunConfig the widgets describe now (validated; ConfigError if not valid)."""
+        c = self.controls
+        layers = c["prune_layers"].value.strip()
+        cfg = self.config.replace(
+            dataset=c["dataset"].value, hidden=c["hidden"].value, burn_in=c["burn_in"].value,
+            prune=self.rule, prune_layers="all" if layers.lower() == "all" else layers,
+            batch_size=c["batch_size"].value, steps=c["steps"].value, seed=c["seed"].value, lr=c["lr"].value)
+        if cfg.eval_every == self.config.eval_every and self._auto_eval:
+            cfg = cfg.replace(eval_every=nice_eval_every(cfg.burn_in + cfg.steps))
+        return cfg.validate()
+
+    def _set_controls(self, cfg: RunConfig) -> None:
+        c = self.controls
+        self._quiet = True
+        try:
+            kind, value = rule_to_slider(cfg.prune)
+            c["dataset"].value = cfg.dataset if cfg.dataset in DATASETS else "auto"
+            c["hidden"].value = ",".join(map(str, cfg.hidden))
+            c["burn_in"].max = max(c["burn_in"].max, cfg.burn_in)
+            c["burn_in"].value = cfg.burn_in
+            self._set_slider_kind(kind, value)
+            c["prune_layers"].value = "all" if cfg.prune_layers == "all" else ",".join(map(str, cfg.prune_layers))
+            c["lr"].value = cfg.lr
+            c["batch_size"].value = cfg.batch_size
+            c["steps"].value = cfg.steps
+            c["seed"].value = cfg.seed
+        finally:
+            self._quiet = False
+
+    def _set_slider_kind(self, kind, value=None):
+        s = self.controls["prune_value"]
+        lo, hi, step, default = SLIDER[kind]
+        self.controls["prune_kind"].value = kind
+        with s.hold_trait_notifications():
+            s.min, s.max = min(s.min, lo), max(s.max, hi)
+            s.step = step
+            s.value = default if value is None else value
+            s.min, s.max = lo, hi
+        self._label_slider(s, kind)
+
+    # -- data and runs ------------------------------------------------------------------------
+    def _dataset(self, cfg: RunConfig):
+        key = (cfg.dataset, cfg.data_dir)
+        if key not in self._datasets:
+            self._datasets[key] = load(cfg.dataset, cfg.data_dir, verbose=False)
+        return self._datasets[key]
+
+    def _new_run(self, cfg: RunConfig) -> None:
+        """A fresh run at step 0 for `cfg` (structural change, Reset, Load)."""
+        self._cancel()
+        self._auto_eval = cfg.eval_every == 0
+        if self._auto_eval:
+            cfg = cfg.replace(eval_every=nice_eval_every(cfg.burn_in + cfg.steps))
+        data = self._dataset(cfg)
+        if cfg.dataset == "auto":
+            cfg = cfg.replace(dataset=data.name)
+            self._datasets[(data.name, cfg.data_dir)] = data
+        self.config = cfg.validate()
+        self._set_controls(cfg)
+        self.views["survivors"].image_shape = getattr(data, "image_shape", None)
+        self.trainer = Trainer(cfg, callbacks=list(self.views.values())).setup(data)
+        self.ref_trainer = None
+        for v in self.views.values():
+            v.attach(self.trainer)
+        self._preview()
+        self._show(f"ready: {data.name}, {self._shape_text()}, {cfg.burn_in} burn-in steps, "
+                   f"{cfg.prune}, {cfg.steps:,} steps; press Run")
+
+    def _shape_text(self) -> str:
+        return "-".join(str(a) for a, _ in self.trainer._shapes[:1]) + "-" + "-".join(
+            str(b) for _, b in self.trainer._shapes)
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        self._running = False
+        self._pause = False
+
+    # -- handlers -------------------------------------------------------------------------------
+    def _guard(fn):  # noqa: N805 -- a decorator: show ExplorerErrors in the status line
+        def wrapper(self, *a, **k):
+            try:
+                return fn(self, *a, **k)
+            except ExplorerError as e:
+                self._error(e)
+        wrapper.__name__ = fn.__name__
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+    @_guard
+    def _on_structural(self, change):
+        if self._quiet:
+            return
+        self._new_run(self.config_from_controls())
+
+    @_guard
+    def _on_prune_kind(self, change):
+        if self._quiet:
+            return
+        self._quiet = True
+        try:
+            self._set_slider_kind(change["new"])
+        finally:
+            self._quiet = False
+        self._on_prune_value(None)
+
+    @_guard
+    def _on_prune_value(self, change):
+        if self._quiet:
+            return
+        rule = self.rule
+        self.config = self.config.replace(prune=rule).validate()
+        t = self.trainer
+        note = ""
+        if t is not None and not t._prune_done and self.config.prune_layers == t.config.prune_layers:
+            t.config = t.config.replace(prune=rule)  # the cut to come uses the new rule
+        elif t is not None:
+            note = f" (the cut was made with {t.config.prune}; Reset to train with {rule})"
+        self._preview(note)
+
+    def _preview(self, note: str = "") -> dict:
+        """Threshold line, kept count and after-cut histogram for the slider's rule, no training."""
+        out = self.views["weights"].preview(self.rule)
+        self.controls["kept"].value = html.escape(self.views["weights"].kept_label or "no cut") + note
+        return out
+
+    @_guard
+    def _on_lr(self, change):
+        if self._quiet:
+            return
+        lr = float(change["new"])
+        self.config = self.config.replace(lr=lr).validate()
+        t = self.trainer
+        if t.state.step == 0:
+            t.config = t.config.replace(lr=lr)
+        t.set_lr(lr)
+        if self.ref_trainer is not None and not self.ref_trainer.done:
+            self.ref_trainer.set_lr(lr)
+        self._show(f"learning rate {lr:.3g} from step {t.state.step:,}")
+
+    def _on_compare(self):
+        if self.controls["compare"].value and self.trainer.state.step > 0:
+            self._show("the dense reference starts with the next run (Reset, then Run)")
+
+    # -- running ------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _start_reference(self):
+        t = self.trainer
+        if self.controls["compare"].value and self.ref_trainer is None and t.state.step == 0:
+            cfg = t.config.replace(prune="none")
+            self.ref_trainer = Trainer(cfg, callbacks=[self.views["accuracy"].reference_callback()])
+            self.ref_trainer.setup(self._dataset(t.config))
+
+    def _advance(self) -> bool:
+        """One chunk (~CHUNK_SECONDS of work) of the run (and of the dense reference). False when done."""
+        t, ref = self.trainer, self.ref_trainer
+        if t.done and (ref is None or ref.done):
+            return False
+        t0 = time.perf_counter()
+        n = self._chunk
+        if not t.done:
+            t.run(steps=n)
+        if ref is not None and not ref.done:
+            ref.run(steps=n)
+        dt = time.perf_counter() - t0
+        self._chunk = int(min(max(n * CHUNK_SECONDS / max(dt, 1e-4), 10), 50_000))
+        self._status()
+        return not (t.done and (ref is None or ref.done))
+
+    def run_sync(self, steps: int | None = None) -> Explorer:
+        """Run the same chunk loop as Run, synchronously: `steps` more steps (None: to the end)."""
+        if self._running:
+            raise ExplorerError("a run is going on; Pause or Stop it first")
+        self._start_reference()
+        target = None if steps is None else self.trainer.state.step + steps
+        while True:
+            if target is not None:
+                left = target - self.trainer.state.step
+                if left <= 0:
+                    break
+                self._chunk = min(self._chunk, left)
+            if not self._advance():
+                break
+        self._status(force=True)
+        return self
+
+    def run(self):
+        """Start (or resume) training in an asyncio task; does nothing if one is running."""
+        if self._running:
+            self._show("already running")
+            return None
+        if self.trainer.done:
+            self._show("the run is over: Reset (or change a setting) to train again")
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain script): run here
+            return self.run_sync()
+        self._running, self._pause = True, False
+        try:
+            self._start_reference()
+        except ExplorerError as e:
+            self._running = False
+            return self._error(e)
+        self._task = loop.create_task(self._loop())
+        return self._task
+
+    async def _loop(self):
+        try:
+            while not self._pause:
+                if not self._advance():
+                    break
+                await asyncio.sleep(0.001)  # let the kernel handle widget messages
+        except ExplorerError as e:
+            self._error(e)
+        except Exception as e:  # never a traceback in the page
+            self._error(f"{type(e).__name__}: {e}")
+        finally:
+            self._running = False
+            self._status(force=True)
+
+    def pause(self):
+        if self._running:
+            self._pause = True
+            self._show(f"paused at step {self.trainer.state.step:,}")
+
+    @_guard
+    def step(self):
+        """Advance 1% of the run (when no run is going)."""
+        if self._running:
+            return self._show("running: Pause first")
+        t = self.trainer
+        self._start_reference()
+        n = max(1, t.total_steps // 100)
+        t.run(steps=n)
+        if self.ref_trainer is not None and not self.ref_trainer.done:
+            self.ref_trainer.run(steps=n)
+        for v in self.views.values():
+            v.redraw()
+        self._status(force=True)
+
+    @_guard
+    def stop(self):
+        """End the run now: final evaluation, results (and of the dense reference)."""
+        self._pause = True
+        for t in (self.trainer, self.ref_trainer):
+            if t is not None and not t.done:
+                t.stop_training = True
+                t.run(steps=0)
+        self._status(force=True)
+
+    @_guard
+    def reset(self):
+        """Back to step 0 with the settings shown."""
+        self._new_run(self.config_from_controls())
+
+    # -- files ----------------------------------------------------------------------------------------
+    def results(self) -> dict:
+        """The run's results (a partial summary if it has not ended), with the views' series."""
+        t = self.trainer
+        if t.results_ is not None:
+            out = dict(t.results_)
+        else:
+            s = t.state
+            out = {"config": t.config.to_dict(), "finished": False, "steps_done": s.step, "phase": s.phase,
+                   "test_accuracy": s.metrics.get("test_accuracy"), "weights_alive": [lv.n_alive for lv in s.layers],
+                   "lr_changes": t.lr_changes_}
+        x, y = self.views["accuracy"].accuracy
+        out["accuracy_curve"] = {"step": list(x), "test_accuracy": list(y)}
+        if self.ref_trainer is not None and self.ref_trainer.results_ is not None:
+            out["dense_reference"] = self.ref_trainer.results_
+        return out
+
+    @_guard
+    def export(self, folder=None, formats=("html", "png", "svg", "pdf")) -> list:
+        """Every view as HTML (and PNG/SVG/PDF when Chrome is found), config.json, results.json."""
+        folder = Path(folder or self.controls["folder"].value or "figures")
+        self._show(f"exporting to {folder}/ ...")
+        figs = {name: v.fig for name, v in self.views.items()}
+        paths, note = write_run_bundle(folder, self.trainer.config, self.results(), figs, formats)
+        self._show(f"wrote {len(paths)} files to {html.escape(str(folder))}/" + (f"; {note}" if note else ""))
+        self.export_note = note
+        return paths
+
+    @_guard
+    def save_config(self, path=None) -> Path:
+        """Write the dashboard's RunConfig as JSON (what the next Run/Reset would train)."""
+        path = Path(path or self.controls["config_path"].value)
+        self.config_from_controls().to_json(path)
+        self._show(f"saved the config to {html.escape(str(path))}")
+        return path
+
+    @_guard
+    def load_config(self, path=None) -> RunConfig:
+        """Read a RunConfig JSON file and start a new run with it."""
+        path = path or self.controls["config_path"].value
+        cfg = RunConfig.from_json(Path(path))
+        self._new_run(cfg)
+        self._show(f"loaded {html.escape(str(path))}: press Run")
+        return cfg
+
+    # -- status -----------------------------------------------------------------------------------------
+    def _show(self, text: str) -> None:
+        self.status.value = f"<span style='color:#333'>{text}</span>"
+
+    def _error(self, e) -> None:
+        self.status.value = f"<span style='color:#c00'><b>error:</b> {html.escape(str(e))}</span>"
+        self.last_error = str(e)
+
+    def _status(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_status < 0.1:
+            return
+        self._last_status = now
+        t = self.trainer
+        s = t.state
+        acc = s.metrics.get("test_accuracy")
+        parts = [f"step {s.step:,} of {t.total_steps:,}", s.phase.replace("_", "-")]
+        if acc is not None:
+            parts.append(f"test accuracy {acc:.3f}")
+        parts.append(f"weights alive {sum(lv.n_alive for lv in s.layers):,}")
+        if self.ref_trainer is not None:
+            ra = self.ref_trainer.state.metrics.get("test_accuracy")
+            parts.append(f"dense step {self.ref_trainer.state.step:,}" + (f" acc {ra:.3f}" if ra is not None else ""))
+        if t.diverged_:
+            parts.append(t.diverged_)
+        if self._running and self._pause:
+            parts.append("paused")
+        self._show(" &middot; ".join(parts))
+
+    def __repr__(self):
+        return f"Explorer({self.trainer!r})"
