@@ -303,7 +303,7 @@ if HAVE_NUMBA:
                         w = data[k]
                         jb = a0 + indices[k] * B
                         for b in range(B):
-                            H[jb + b] += w * H[hb + b]
+                            H[_U(jb + b)] += w * H[_U(hb + b)]
                 if l < L - 1:
                     for q in range(a0, a0 + sizes[l + 1] * B):
                         H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
@@ -348,7 +348,7 @@ if HAVE_NUMBA:
                         w = data[k]
                         jb = off[l + 1] + indices[k] * B
                         for b in range(B):
-                            D[ib + b] += w * D[jb + b]
+                            D[_U(ib + b)] += w * D[_U(jb + b)]
                 for q in range(d0, d0 + sizes[l] * B):
                     h = H[q]
                     D[q] *= (1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h
@@ -376,7 +376,7 @@ if HAVE_NUMBA:
                         jb = off[l + 1] + indices[k] * B
                         g = 0.0
                         for b in range(B):
-                            g += H[hb + b] * D[jb + b]
+                            g += H[_U(hb + b)] * D[_U(jb + b)]
                         if store:
                             graw[k] = g
                         if upd:
