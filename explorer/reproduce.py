@@ -187,42 +187,55 @@ def _figures(table, dataset, out, formats):
         rows = [r for r in table if r["experiment"] == exp]
         return {"x": [r[x] for r in rows], "y": [r[key] for r in rows]}
 
-    ours = {"mode": "lines+markers"}
-    post = {"mode": "lines+markers", "line": {"dash": "dash"}, "opacity": 0.6}
+    colors = {"dense": "#1f77b4", "magnitude": "#d62728", "random": "#2ca02c"}
+
+    def ours(kind):
+        return {"mode": "lines+markers", "line": {"color": colors[kind]}}
+
+    def post(kind):
+        return {"mode": "lines+markers", "line": {"dash": "dash", "color": colors[kind]}, "opacity": 0.5}
+
     xaxis = {"type": "log", "tickvals": list(WIDTHS), "ticktext": [str(w) for w in WIDTHS], "title": "hidden units"}
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}
+    budget = f"~{BUDGET:,} input weights"
 
     acc = go.Figure()
-    acc.add_scatter(**pick("width", "accuracy"), name=f"dense ({dataset})", **ours)
-    acc.add_scatter(**pick("budget", "accuracy"), name=f"~{BUDGET:,} input weights, magnitude cut", **ours)
-    acc.add_scatter(**pick("budget", "random_accuracy"), name=f"~{BUDGET:,} input weights, random cut", **ours)
-    acc.add_scatter(**pick("width", "post_accuracy"), name="post: dense (MNIST)", **post)
-    acc.add_scatter(**pick("budget", "post_accuracy"), name=f"post: ~{BUDGET:,} weights (MNIST)", **post)
-    acc.update_layout(title="Accuracy vs width", xaxis=xaxis, yaxis_title="test accuracy", width=820, height=520)
+    acc.add_scatter(**pick("width", "accuracy"), name=f"dense ({dataset})", **ours("dense"))
+    acc.add_scatter(**pick("budget", "accuracy"), name=f"{budget}, magnitude cut", **ours("magnitude"))
+    acc.add_scatter(**pick("budget", "random_accuracy"), name=f"{budget}, random cut", **ours("random"))
+    acc.add_scatter(**pick("width", "post_accuracy"), name="post: dense (MNIST)", **post("dense"))
+    acc.add_scatter(**pick("budget", "post_accuracy"), name=f"post: {budget} (MNIST)", **post("magnitude"))
+    acc.update_layout(title=f"Accuracy vs width ({dataset}; dashed: the post, MNIST)", xaxis=xaxis,
+                      yaxis_title="test accuracy", width=820, height=560, legend=legend)
 
     tim = make_subplots(specs=[[{"secondary_y": True}]])
-    tim.add_scatter(**pick("width", "seconds"), name="dense (ours)", **ours)
-    tim.add_scatter(**pick("budget", "seconds"), name=f"~{BUDGET:,} input weights (ours)", **ours)
-    tim.add_scatter(**pick("budget", "random_seconds"), name="random cut (ours)", **ours)
-    tim.add_scatter(**pick("width", "post_seconds"), name="post: dense (right axis)", secondary_y=True, **post)
-    tim.add_scatter(**pick("budget", "post_seconds"), name=f"post: ~{BUDGET:,} weights (right axis)",
-                    secondary_y=True, **post)
-    tim.update_layout(title="Time vs width (burn-in + prune + training)", xaxis=xaxis, width=820, height=520)
-    tim.update_yaxes(title_text="seconds, this machine", secondary_y=False)
-    tim.update_yaxes(title_text="seconds, the post (2016, pure Python)", secondary_y=True)
+    tim.add_scatter(**pick("width", "seconds"), name="dense", **ours("dense"))
+    tim.add_scatter(**pick("budget", "seconds"), name=f"{budget}, magnitude cut", **ours("magnitude"))
+    tim.add_scatter(**pick("budget", "random_seconds"), name=f"{budget}, random cut", **ours("random"))
+    tim.add_scatter(**pick("width", "post_seconds"), name="post: dense (right axis)", secondary_y=True,
+                    **post("dense"))
+    tim.add_scatter(**pick("budget", "post_seconds"), name=f"post: {budget} (right axis)", secondary_y=True,
+                    **post("magnitude"))
+    tim.update_layout(title="Time vs width (burn-in + prune + training)", xaxis=xaxis, width=820, height=560,
+                      legend=legend)
+    tim.update_yaxes(title_text="seconds, this machine", rangemode="tozero", secondary_y=False)
+    tim.update_yaxes(title_text="seconds, the post (2016, pure Python)", rangemode="tozero", secondary_y=True)
 
-    hal = make_subplots(rows=1, cols=2, subplot_titles=("accuracy", "time relative to k = 0"))
+    hal = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "time relative to k = 0"))
     ks = pick("halvings", "accuracy", "k")["x"]
-    for key, name, style in (("accuracy", "magnitude cut (ours)", ours), ("random_accuracy", "random cut (ours)", ours),
-                             ("post_accuracy", "post (MNIST)", post)):
-        hal.add_scatter(x=ks, y=pick("halvings", key, "k")["y"], name=name, legendgroup=name, row=1, col=1, **style)
-    for key, name, style in (("seconds", "magnitude cut (ours)", ours), ("random_seconds", "random cut (ours)", ours),
-                             ("post_seconds", "post (MNIST)", post)):
-        ys = pick("halvings", key, "k")["y"]
-        ref = pick("halvings", "seconds" if key != "post_seconds" else key, "k")["y"][0]
+    series = (("accuracy", "seconds", "magnitude cut (ours)", ours("magnitude")),
+              ("random_accuracy", "random_seconds", "random cut (ours)", ours("random")),
+              ("post_accuracy", "post_seconds", "post (MNIST)", post("magnitude")))
+    for a_key, s_key, name, style in series:
+        hal.add_scatter(x=ks, y=pick("halvings", a_key, "k")["y"], name=name, legendgroup=name, row=1, col=1,
+                        **style)
+        ys = pick("halvings", s_key, "k")["y"]
+        ref = pick("halvings", "post_seconds" if s_key == "post_seconds" else "seconds", "k")["y"][0]
         rel = [None if (y is None or not ref) else y / ref for y in ys]
         hal.add_scatter(x=ks, y=rel, name=name, legendgroup=name, showlegend=False, row=1, col=2, **style)
-    hal.update_xaxes(title_text="k halvings of the input layer (128 hidden units)")
-    hal.update_layout(title="Accuracy and time vs halvings", width=1000, height=480)
+    hal.update_xaxes(title_text="k halvings (128 hidden units)")
+    hal.update_layout(title="Accuracy and time vs halvings of the input layer", width=1000, height=520,
+                      legend=legend)
     return write_figures({"accuracy_vs_width": acc, "time_vs_width": tim, "halvings": hal}, out, formats=formats)
 
 

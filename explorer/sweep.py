@@ -274,6 +274,7 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
         pool of `workers` processes (default: all cores), shut down at the end.
     out: a folder; records go to `out/runs.jsonl` as runs finish, and runs already there are
         not run again (see the module docstring for resume, cut-off lines and failed runs).
+        Lines of runs that are not in `configs` are left in the file and not returned.
     progress: a tqdm bar (stderr, or a widget in Jupyter).
 
     A record is the results dict of `explorer train --json` (`config` included) plus `run_id`,
@@ -574,6 +575,7 @@ def executor_from_args(args):
 
 def cmd_sweep(args) -> int:
     cfgs = configs_from_args(args)
+    formats = _formats(args.formats)
     out = Path(args.out)
     executor, close = executor_from_args(args)
     print(f"explorer sweep: {len(cfgs)} runs into {out / RUNS_FILE}", file=sys.stderr)
@@ -585,7 +587,7 @@ def cmd_sweep(args) -> int:
     print(format_table(axes, rows))
     cols = [*axes, "runs", "failed", "accuracy", "accuracy_ci95", "seconds", "seconds_ci95", "weights_alive"]
     write_text_atomic(out / "summary.csv", csv_text(rows, cols))
-    paths, note = write_figures(heatmaps(records, axes), out, formats=_formats(args.formats))
+    paths, note = write_figures(heatmaps(records, axes), out, formats=formats)
     print(f"wrote {out / 'summary.csv'}" + (f" and {len(paths)} figure files" if paths else ""), file=sys.stderr)
     if note:
         print(f"explorer: {note}", file=sys.stderr)
@@ -593,7 +595,11 @@ def cmd_sweep(args) -> int:
 
 
 def _formats(text: str) -> tuple:
-    return tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("html", "png", "svg", "pdf")]
+    if bad or not formats:
+        raise ConfigError(f"--formats {text!r}: expected a comma list of html, png, svg, pdf")
+    return formats
 
 
 def _exit_code(records, out) -> int:
@@ -641,3 +647,15 @@ def add_sweep_commands(sub) -> None:
     add_runner_options(s)
     s.set_defaults(func=cmd_sweep)
     add_reproduce_command(sub)
+
+
+class _CallableModule(type(sys)):
+    """Importing the submodule `explorer.sweep` makes it the package attribute `explorer.sweep`,
+    hiding the function of the same name that `explorer/__init__.py` exposes; calling the module
+    calls the function, so `explorer.sweep(configs)` works whichever one a user gets."""
+
+    def __call__(self, *args, **kwargs):
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -109,8 +109,13 @@ def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path):
     assert len(_lines(tmp_path)) == 4  # one line per run
     kept = sweep(cfgs, out=tmp_path, workers=2, progress=False, retry_failed=False)
     assert kept[2] == again[2]
-    # identical configs run once and share their record
-    dup = sweep([BASE, BASE], progress=False, workers=1)
+    # identical configs run once and share their record; `explorer.sweep` is callable even once the
+    # submodule of that name has been imported (which shadows the package's lazy function)
+    import explorer
+    import explorer.sweep
+
+    assert callable(explorer.sweep)
+    dup = explorer.sweep([BASE, BASE], progress=False, workers=1)
     assert dup[0] is dup[1]
 
 
@@ -139,6 +144,7 @@ def test_runlog_drops_garbage_and_keeps_one_line_per_run(tmp_path):
     (["--grid", "GRID:{\"seeds\": -1}"], "\"seeds\" must be"),
     (["--grid", "missing.json"], "no such file"),
     (["--heldout", "other"], "--heldout 'other'"),
+    (["--formats", "html,gif"], "--formats 'html,gif'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, msg):
     argv = list(argv)
