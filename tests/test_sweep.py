@@ -42,13 +42,17 @@ def test_process_pool_and_dask_give_the_same_records(tmp_path):
             distributed.Client(cl) as client:
         dask = sweep(cfgs, executor=client.get_executor(), out=tmp_path / "dask", progress=False)
         hosts = {r["worker"]["pid"] for r in dask}
+        # the command line on the same cluster: --scheduler ADDRESS
+        assert main(["sweep", *FAST, "--burn-in", "20", "--hidden", "8,16", "--prune", "halving:2,random:0.75",
+                     "--seeds", "2", "--scheduler", cl.scheduler_address, "--out", str(tmp_path / "cli"),
+                     "--no-progress", "--formats", "html"]) == 0
     assert len(hosts) >= 1 and os.getpid() not in hosts  # ran in worker processes
     assert all(r["status"] == "ok" for r in pool + dask)
     assert all(_same(a, b) for a, b in zip(pool, dask))
     assert len({r["test_accuracy"] for r in pool}) > 1  # the grid points differ
     # on disk: one line per run, the same runs
-    on_disk = [sorted(r["run_id"] for r in _lines(tmp_path / d)) for d in ("pool", "dask")]
-    assert on_disk[0] == on_disk[1] and len(on_disk[0]) == 8
+    on_disk = [sorted(r["run_id"] for r in _lines(tmp_path / d)) for d in ("pool", "dask", "cli")]
+    assert on_disk[0] == on_disk[1] == on_disk[2] and len(on_disk[0]) == 8
     # the summary groups over seeds: 4 groups of 2
     axes, rows = summarize(pool)
     assert axes == ["hidden", "prune"] and len(rows) == 4 and all(r["runs"] == 2 for r in rows)
