@@ -262,7 +262,8 @@ _U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-i
 if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, sizes, relu, c, losses, graw, flags):
+    def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c, losses,
+                      graw, flags):
         """Run batches.shape[0] fused SGD steps; flags = (store grads of last step, apply last
         step's update). Returns the number of steps completed (< n at a non-finite loss)."""
         store_last, apply_last = flags[0], flags[1]
@@ -275,22 +276,21 @@ if HAVE_NUMBA:
         H = np.zeros(off[L + 1])  # level-major, unit-major, batch-minor
         D = np.zeros(off[L + 1])
         for s in range(n_steps):
-            for b in range(B):  # gather the batch, bias unit last
+            for b in range(B):  # gather the batch: only inputs that still have weights
                 r = batches[s, b]
-                for i in range(nf):
-                    H[i * B + b] = X[r, i]
-                H[nf * B + b] = 1.0
+                for t in range(ra_off[0], ra_off[1]):
+                    i = rows_act[t]
+                    H[i * B + b] = X[r, i] if i < nf else 1.0
             for l in range(L):  # forward
                 a0 = off[l + 1]
                 for q in range(a0, a0 + sizes[l + 1] * B):
                     H[q] = 0.0
                 p0 = ip_off[l]
                 z0 = nz_off[l]
-                for i in range(sizes[l]):
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
                     k0 = indptr[p0 + i]
                     k1 = indptr[p0 + i + 1]
-                    if k0 == k1:
-                        continue
                     hb = off[l] + i * B
                     nz = False
                     for b in range(B):
@@ -342,7 +342,8 @@ if HAVE_NUMBA:
                     D[q] = 0.0
                 p0 = ip_off[l]
                 z0 = nz_off[l]
-                for i in range(sizes[l]):
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
                     ib = d0 + i * B
                     for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
                         w = data[k]
@@ -358,7 +359,8 @@ if HAVE_NUMBA:
             for l in range(L):  # sampled outer product and update, surviving weights only
                 p0 = ip_off[l]
                 z0 = nz_off[l]
-                for i in range(sizes[l]):
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
                     k0 = z0 + indptr[p0 + i]
                     k1 = z0 + indptr[p0 + i + 1]
                     hb = off[l] + i * B
@@ -519,7 +521,7 @@ def sparse_steps_numba(net: SparseNet, X, y, batches, relu, lr, losses, graw=Non
         return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.rows32, net.cols32, net.data, net.ip_off,
                              net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags))
     return int(_sparse_steps(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
-                             net.sizes, relu, lr / batches.shape[1], losses, graw, flags))
+                             net.rows_act, net.ra_off, net.sizes, relu, lr / batches.shape[1], losses, graw, flags))
 
 
 def apply_raw(net: SparseNet, graw, lr: float, B: int, engine: str = "numba") -> None:
