@@ -481,34 +481,45 @@ if HAVE_NUMBA:
         return n_steps
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _forward_flat(X, rows32, cols32, data, nz_off, sizes, relu, out):
-        """Output scores (tanh outputs or logits) for every row of X (float32 or float64),
-        with the batch-1 kernel's forward loop: no float64 copy of X, no bias column."""
+    def _forward_batched(X, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, out, B):
+        """Output scores (tanh outputs or logits) for every row of X (float32 or float64), in
+        blocks of B samples with the general kernel's forward (vectorised over the block):
+        no float64 copy of X, no bias column, only inputs that still have weights read."""
+        n = X.shape[0]
         L = sizes.shape[0] - 1
         nf = X.shape[1]
         off = np.zeros(L + 2, np.int64)
         for v in range(L + 1):
-            off[v + 1] = off[v] + sizes[v]
+            off[v + 1] = off[v] + sizes[v] * B
         H = np.zeros(off[L + 1])
-        for r in range(X.shape[0]):
-            for i in range(nf):
-                H[i] = X[r, i]
-            H[nf] = 1.0
+        for s0 in range(0, n, B):
+            Bs = min(B, n - s0)
+            for b in range(Bs):
+                for t in range(ra_off[0], ra_off[1]):
+                    i = rows_act[t]
+                    H[i * B + b] = X[s0 + b, i] if i < nf else 1.0
             for l in range(L):
                 a0 = off[l + 1]
-                h0 = off[l]
-                for q in range(a0, a0 + sizes[l + 1]):
+                for q in range(a0, a0 + sizes[l + 1] * B):
                     H[q] = 0.0
-                for k in range(nz_off[l], nz_off[l + 1]):
-                    H[_U(a0 + cols32[k])] += data[k] * H[_U(h0 + rows32[k])]
-                if l < L - 1:
-                    for q in range(a0, a0 + sizes[l + 1]):
-                        H[q] = max(H[q], 0.0) if relu else np.tanh(H[q])
-                elif not relu:
-                    for q in range(a0, a0 + sizes[l + 1]):
-                        H[q] = np.tanh(H[q])
+                p0 = ip_off[l]
+                z0 = nz_off[l]
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
+                    hb = off[l] + i * B
+                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
+                        w = data[k]
+                        jb = a0 + indices[k] * B
+                        for b in range(Bs):
+                            H[_U(jb + b)] += w * H[_U(hb + b)]
+                if l < L - 1 or not relu:
+                    for j in range(sizes[l + 1]):
+                        for b in range(Bs):
+                            q = a0 + j * B + b
+                            H[q] = np.tanh(H[q]) if not relu else max(H[q], 0.0) if l < L - 1 else H[q]
             for j in range(sizes[L]):
-                out[r, j] = H[off[L] + j]
+                for b in range(Bs):
+                    out[s0 + b, j] = H[off[L] + j * B + b]
 
 
 def sparse_steps_numba(net: SparseNet, X, y, batches, relu, lr, losses, graw=None, store_last=False,
@@ -534,12 +545,13 @@ def apply_raw(net: SparseNet, graw, lr: float, B: int, engine: str = "numba") ->
 
 
 def predict_net(net: SparseNet, X: np.ndarray, relu: bool) -> np.ndarray:
-    """Output scores (n, C) of a SparseNet for raw inputs X: the numba forward when numba is
-    there (reads float32 or float64 X as is, no bias column), else scipy products."""
+    """Output scores (n, C) of a SparseNet for raw inputs X: the numba forward in blocks of
+    64 samples when numba is there (reads float32 or float64 X as is), else scipy products."""
     X = np.asarray(X)
     if HAVE_NUMBA and X.dtype in (np.float32, np.float64):
         out = np.empty((len(X), int(net.sizes[-1])))
-        _forward_flat(np.ascontiguousarray(X), net.rows32, net.cols32, net.data, net.nz_off, net.sizes, relu, out)
+        _forward_batched(np.ascontiguousarray(X), net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
+                         net.rows_act, net.ra_off, net.sizes, relu, out, 64)
         return out
     return predict([net.csr(l) for l in range(net.n_layers)], X, relu)
 
