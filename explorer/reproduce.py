@@ -41,8 +41,8 @@ BUDGET = 3140
 POST_SHAPED = ("mnist", "fashion-mnist", "random")  # data sets the post's 40,000/500 split fits
 QUICK_STEPS = 5_000
 QUICK_HELP = (f"--quick: {QUICK_STEPS:,} SGD steps instead of 30,000, on the first {QUICK_STEPS:,} training samples "
-              f"(so one pass, as in the post), with the same widths, halvings, controls and test samples; "
-              f"one seed. About 25 runs, well under a minute on 2 cores.")
+              f"(so one pass, as in the post), with the same widths, halvings, controls and test samples. "
+              f"About 25 runs, well under a minute on 2 cores.")
 
 
 def budget_k(hidden: int) -> int:

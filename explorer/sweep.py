@@ -23,7 +23,8 @@ What it owns:
     runs are results (same config, same divergence) and are kept.
   * The `explorer sweep` command (grid from options and/or a JSON file, summary table with 95%
     intervals over seeds, `summary.csv`, heatmaps) and the wiring of `explorer reproduce`
-    (which lives in reproduce.py and is built on `sweep`).
+    (which lives in reproduce.py and is built on `sweep`). The grid.json format is `GRID_HELP`
+    below (also printed by `explorer sweep --help`).
 
 The data set split of the post (`load(..., heldout="post")`) is not a RunConfig field; a sweep
 asks for it with `extra={"heldout": "post"}` in the config (`--heldout post` on the command
