@@ -251,6 +251,7 @@ class Explorer(W.VBox):
         for v in self.views.values():
             v.attach(self.trainer)
         self._preview()
+        self.views["weights"].sync_state()  # the page may be built after this (Voila)
         self._show(f"ready: {data.name}, {self._shape_text()}, {cfg.burn_in} burn-in steps, "
                    f"{cfg.prune}, {cfg.steps:,} steps; press Run")
 

@@ -26,7 +26,8 @@ FONT = dict(size=11)
 def base_layout(title: str, height: int = 300, width: int | None = 520, **kw) -> dict:
     lay = dict(title=dict(text=title, font=dict(size=13), x=0.02, xanchor="left"), height=height,
                margin=dict(l=55, r=20, t=40, b=40), font=FONT, template="plotly_white",
-               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=10)),
+               legend=dict(yanchor="top", y=1.0, xanchor="right", x=1.0, font=dict(size=9),
+                           bgcolor="rgba(255,255,255,0.7)"),
                uirevision="keep")
     if width is not None:
         lay["width"] = width
@@ -72,7 +73,17 @@ class View(Callback):
         self.trainer = trainer
         self.clear()
         self.redraw()
+        self.sync_state()
         return self
+
+    def sync_state(self) -> None:
+        """Copy the figure into the widget's saved state. FigureWidget sends later edits as
+        one-off messages that a page built afterwards (Voila renders after the cell ran, a
+        reload) never sees; its saved state is only what it was constructed with."""
+        import copy
+
+        self.fig._widget_data = copy.deepcopy(self.fig._data)
+        self.fig._widget_layout = copy.deepcopy(self.fig._layout_obj._props)
 
     def redraw(self) -> None:
         if self.trainer is None or getattr(self.trainer, "_data", None) is None:
@@ -101,6 +112,7 @@ class View(Callback):
 
     def on_train_end(self, trainer):
         self.redraw()
+        self.sync_state()
 
     def __repr__(self):
         when = f"seconds={self.seconds:g}" if self.seconds else f"every={self.every}"

@@ -125,6 +125,7 @@ class HistogramOverTime(View):
     def on_train_end(self, trainer):
         self._record(trainer)
         self.redraw()
+        self.sync_state()
 
     def redraw(self):
         t0 = time.perf_counter()

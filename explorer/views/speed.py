@@ -84,6 +84,7 @@ class Speed(View):
     def on_train_end(self, trainer):
         self._sample(trainer)
         self.redraw()
+        self.sync_state()
 
     def draw(self, trainer):
         d = [r for r in self.rows if r[1] == "burn_in"]
