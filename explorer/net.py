@@ -449,19 +449,16 @@ if HAVE_NUMBA:
             losses[s] = loss
             if not np.isfinite(loss):
                 return s
-            for l in range(L - 1, 0, -1):  # backward
+            for l in range(L - 1, 0, -1):  # backward: flat too (rows of varying length mispredict)
                 d0 = off[l]
-                p0 = ip_off[l]
-                z0 = nz_off[l]
+                e0 = off[l + 1]
                 for q in range(d0, d0 + sizes[l]):
                     D[q] = 0.0
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    acc = 0.0
-                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
-                        acc += data[k] * D[off[l + 1] + indices[k]]
-                    h = H[d0 + i]
-                    D[d0 + i] = acc * ((1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h)
+                for k in range(nz_off[l], nz_off[l + 1]):
+                    D[_U(d0 + rows32[k])] += data[k] * D[_U(e0 + cols32[k])]
+                for q in range(d0, d0 + sizes[l]):
+                    h = H[q]
+                    D[q] *= (1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h
             last = s == n_steps - 1
             store = store_last and last
             upd = apply_last or not last
