@@ -40,7 +40,8 @@ def main(argv=None) -> float:
             load.append(os.getloadavg()[0])
             if t < best[workers]:
                 best[workers], recs[workers] = t, r
-                busy[workers] = sum(x["worker"]["wall_seconds"] for x in r)
+                busy[workers] = (sum(x["worker"]["wall_seconds"] for x in r),
+                                 sum(x["worker"]["cpu_seconds"] for x in r))
     same = all(x["test_accuracy"] == y["test_accuracy"] and x["weights_alive"] == y["weights_alive"]
                for x, y in zip(recs[1], recs[2]))
     ratio = best[2] / best[1]
@@ -48,7 +49,8 @@ def main(argv=None) -> float:
           f"1 worker {best[1]:.2f} s, 2 workers {best[2]:.2f} s, ratio {ratio:.2f}x "
           f"(target <= 0.6x){'' if ratio <= 0.6 else '  ** above target **'}; records identical: {same}")
     # if the runs themselves got slower with 2 workers, something else was using the cores
-    print(f"  sum of per-run wall time: 1 worker {busy[1]:.1f} s, 2 workers {busy[2]:.1f} s; "
+    print(f"  sum of per-run wall (cpu) time: 1 worker {busy[1][0]:.1f} ({busy[1][1]:.1f}) s, "
+          f"2 workers {busy[2][0]:.1f} ({busy[2][1]:.1f}) s; "
           f"1-minute load average after each measurement: {', '.join(f'{x:.1f}' for x in load)}")
     return ratio
 

@@ -123,7 +123,7 @@ def run_one(config: dict, rid: str | None = None) -> dict:
     """Train one config (a dict) and return its record; never raises for a bad run."""
     from .trainer import Trainer
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rid = rid or run_id(config)
     try:
         cfg = RunConfig.from_dict(config).validate()
@@ -136,8 +136,9 @@ def run_one(config: dict, rid: str | None = None) -> dict:
         rec = {**head, **jsonable(r)}
     except Exception as e:  # recorded, and the sweep goes on
         rec = {"run_id": rid, "status": "failed", "error": one_line(e), "config": config}
-    rec["worker"] = {"host": socket.gethostname(), "pid": os.getpid(),
-                     "wall_seconds": round(time.perf_counter() - t0, 4)}
+    rec["worker"] = {"host": socket.gethostname(), "pid": os.getpid(),  # wall > cpu: the core was shared
+                     "wall_seconds": round(time.perf_counter() - t0, 4),
+                     "cpu_seconds": round(time.process_time() - c0, 4)}
     return rec
 
 
