@@ -29,7 +29,7 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 from explorer import RunConfig, Trainer
 from explorer import net as N
@@ -266,14 +266,15 @@ def main(argv=None):
     blas = [(i.get("internal_api"), i.get("version"), i.get("architecture"), i.get("num_threads"))
             for i in threadpool_info() if i.get("user_api") == "blas"]
     print(f"# bench_core: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, BLAS {blas}, "
-          f"numba {'yes' if N.HAVE_NUMBA else 'no'}, torch {'yes' if HAVE_TORCH else 'absent'}")
+          f"numba {'yes' if N.HAVE_NUMBA else 'no'}, torch {'yes' if HAVE_TORCH else 'absent'}, "
+          f"load average {os.getloadavg()}")
     data = load("fashion-mnist", verbose=False)
     headline(data, reps)
     width_scan(data, widths, 3 if not a.quick else 1)
     versus_dense(data, 3 if not a.quick else 1)
     break_even(data, 1024, 3 if not a.quick else 1)
-    with threadpool_limits(limits=None):
-        dense_vs_torch(data, 3 if not a.quick else 1)
+    dense_vs_torch(data, 3 if not a.quick else 1)
+    print(f"\nload average at the end (1, 5, 15 min): {os.getloadavg()}")
 
 
 if __name__ == "__main__":
