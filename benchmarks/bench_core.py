@@ -85,6 +85,7 @@ def headline(data, reps):
              f"{POST_DENSE_S / wall:,.0f}x"]]
     for k, v in secs.items():
         rows.append([f"  {k}", f(v, 3), "", ""])
+    rows.append(["  setup (data checks, init) and the rest", f(wall - sum(secs.values()), 3), "", ""])
     rows.append(["  train us/step", f(secs["train"] / 30_000 * 1e6), "", ""])
     table(f"1. Headline run end to end (784-128-10, halving:5, 30,000 steps, batch 1; median of {reps}; "
           f"weights alive {r['weights_alive']}, hidden alive {r['hidden_alive']}, "
