@@ -17,7 +17,6 @@ random pruning), so changing the burn-in length does not change the initial weig
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 
@@ -241,6 +240,10 @@ class Trainer:
 
     def run(self, steps: int | None = None) -> Trainer:
         """Advance by at most `steps` steps (None: to the end). Returns self."""
+        with self._blas_threads():
+            return self._run(steps)
+
+    def _run(self, steps: int | None) -> Trainer:
         if self._data is None:
             raise ExplorerError("call setup(dataset) before run(); or use fit(dataset)")
         if steps is not None and (not isinstance(steps, (int, np.integer)) or steps < 0):
@@ -286,7 +289,7 @@ class Trainer:
         self._grads = None
         n = end - s.step
         t0 = time.perf_counter()
-        with self._blas_threads(), np.errstate(over="ignore", invalid="ignore"):  # divergence is ours to report
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is ours to report
             k = self._steps(n - 1, store=False, apply=True)  # the steps no callback is due at
         self._accumulate(time.perf_counter() - t0, k)
         if k < n - 1:
@@ -315,19 +318,18 @@ class Trainer:
             self._evaluate()
 
     def _blas_threads(self):
-        """The dense phase runs BLAS on one thread. At batch size 1 it alternates reads
+        """A run holds BLAS to one thread. At batch size 1 the dense phase alternates reads
         (forward) and rank-1 writes of the same W; split over two threads, each step moves W
         between the cores' caches and runs 2x slower (116 vs 58 us at 785x128). At any batch
         size numpy and scipy each bring their own OpenBLAS with its own thread pool, and a
         step alternates between them: with two threads each, the pools' spinning threads
         fight over the two cores (measured at batch 64: 1,219 vs 12 us/sample at 784-128-10,
-        1,708 vs 111 at 784-1024-10)."""
-        if self._snet is None:
-            global _THREADPOOLS
-            if _THREADPOOLS is None:  # built once: building one inspects every loaded library (~0.3 ms)
-                _THREADPOOLS = ThreadpoolController()
-            return _THREADPOOLS.limit(limits=1, user_api="blas")
-        return contextlib.nullcontext()
+        1,708 vs 111 at 784-1024-10). Hooks run inside the limit too: a view's numpy call
+        between two chunks fought the same way (stats.feedback took 38 ms instead of 1 ms)."""
+        global _THREADPOOLS
+        if _THREADPOOLS is None:  # built once: building one inspects every loaded library (~0.3 ms)
+            _THREADPOOLS = ThreadpoolController()
+        return _THREADPOOLS.limit(limits=1, user_api="blas")
 
     def _accumulate(self, seconds: float, steps: int) -> None:
         s = self.state

@@ -2,7 +2,6 @@
 live), Run never starts two runs, export writes what it promises. Real trainer, real data."""
 
 import asyncio
-import time
 
 import numpy as np
 import pytest
@@ -33,9 +32,7 @@ def test_prune_slider_previews_without_training(app):
     step, views_draws = app.trainer.state.step, app.views["accuracy"].draws
     labels, thresholds = [], []
     for k in (2, 3, 4):
-        t0 = time.perf_counter()
-        app.controls["prune_value"].value = k
-        assert time.perf_counter() - t0 < 0.15  # the issue's 150 ms
+        app.controls["prune_value"].value = k  # its latency is measured in benchmarks/bench_views.py
         a = np.abs(app.trainer.weights(0))
         assert app.views["weights"].fig.data[2].x[0] == pytest.approx(np.sort(a.ravel())[::-1][
             int(app.views["weights"].kept[1]) - 1])
@@ -68,6 +65,8 @@ def test_bad_input_goes_to_the_status_line(app):
 
 
 def test_run_twice_starts_one_run_and_pause_stop_work(app):
+    app.controls["steps"].value = 1_000_000  # long enough that the pause lands mid-run on any machine
+
     async def scenario():
         first = app.run()
         second = app.run()  # a double click

@@ -117,9 +117,8 @@ class AccuracyLoss(View):
         self._main.on_step_end(trainer)
         super().on_step_end(trainer)
 
-    def on_eval_end(self, trainer):
+    def on_eval_end(self, trainer):  # recorded now, drawn by the next throttled redraw
         self._main.on_eval_end(trainer)
-        self.redraw()
 
     def draw(self, trainer):
         f, S = self.fig, self._series

@@ -4,7 +4,7 @@ A view reads `trainer.state` inside the trainer's hooks, reduces it to what is d
 (counts, not raw arrays) and writes the figure inside one `fig.batch_update()`. It is
 time-throttled (`seconds`, default 0.1 s: at most ~10 redraws a second) and keeps its own
 cost small: after each redraw it stretches its interval so that redraws take at most
-`budget` (default 1.5%) of the wall-clock time. The figure's layout is given at
+`budget` (default 1%) of the wall-clock time. The figure's layout is given at
 construction (`go.FigureWidget(data=..., layout=...)`): layout set afterwards is lost when
 a page is rebuilt from saved widget state (Voila, reloads).
 
@@ -15,6 +15,8 @@ a page is rebuilt from saved widget state (Voila, reloads).
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 
 from ..callbacks import Callback
@@ -40,14 +42,19 @@ class View(Callback):
 
     every = 1
     needs_gradients = False
-    budget = 0.015  # at most this share of wall-clock time spent redrawing
+    budget = 0.01  # at most this share of wall-clock time spent redrawing (six views: ~6%)
 
-    def __init__(self, seconds: float | None = 0.1, every: int | None = None):
+    def __init__(self, seconds: float | None = 0.1, every: int | None = None, draw_seconds: float | None = None):
+        """`seconds`: call cadence in wall-clock time; `every`: in steps (deterministic, for tests
+        and scripts). `draw_seconds`: the shortest interval between redraws when the view
+        samples more often than it draws (default: `seconds`; None with `every`: every call)."""
         if every is not None:  # step-counted (deterministic, for tests and scripts)
             seconds = None
         elif seconds is None:
             every = 1
         self.min_seconds = self.seconds = seconds
+        self.min_interval = self._interval = draw_seconds if draw_seconds is not None else seconds
+        self._last_draw = -math.inf
         if every is not None:
             self.every = int(every)
         self.base_every = self.every  # what the step-sampled burn-in returns to
@@ -91,11 +98,38 @@ class View(Callback):
         t0 = time.perf_counter()
         with self.fig.batch_update():
             self.draw(self.trainer)
-        cost = time.perf_counter() - t0
+        self._last_draw = time.perf_counter()
+        cost = self._last_draw - t0
         self.draws += 1
         self.draw_seconds += cost
+        if self.min_interval is not None:  # keep redraws within the budget
+            self._interval = max(self.min_interval, cost / self.budget)
         if self.min_seconds is not None and self.seconds is not None:
-            self.seconds = max(self.min_seconds, cost / self.budget)
+            self.seconds = max(self.seconds, self._interval)
+
+    def __init_subclass__(cls, **kw):
+        """Charge a view's whole on_step_end (its measuring as well as its redraw) to its
+        budget: a time-throttled view is then called at most every cost / budget seconds."""
+        super().__init_subclass__(**kw)
+        inner = cls.__dict__.get("on_step_end")
+        if inner is None or getattr(inner, "_charged", False):
+            return
+
+        @functools.wraps(inner)
+        def on_step_end(self, trainer):
+            t0 = time.perf_counter()
+            inner(self, trainer)
+            if self.min_seconds is not None and self.seconds is not None:
+                self.seconds = max(self.min_seconds, self._interval, (time.perf_counter() - t0) / self.budget)
+
+        on_step_end._charged = True
+        cls.on_step_end = on_step_end
+
+    def maybe_redraw(self) -> None:
+        """Redraw if the budget allows it now: for views that sample more often than they draw
+        (e.g. on a step schedule during the short burn-in). Step-counted views always draw."""
+        if self.min_interval is None or time.perf_counter() - self._last_draw >= self._interval:
+            self.redraw()
 
     def on_train_begin(self, trainer):
         self.trainer = trainer
@@ -107,8 +141,8 @@ class View(Callback):
         self.trainer = trainer
         self.redraw()
 
-    def on_prune(self, trainer):
-        self.redraw()
+    def on_prune(self, trainer):  # the cut shows at the next redraw the budget allows
+        self.maybe_redraw()
 
     def on_train_end(self, trainer):
         self.redraw()

@@ -10,8 +10,6 @@ apart from the recording. The x axis is logarithmic so the short burn-in is visi
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -24,14 +22,12 @@ class HistogramOverTime(View):
     def __init__(self, layer: int = 0, max_columns: int = 256, burn_in_columns: int = 16,
                  train_columns: int = 128, seconds: float | None = 0.1, width: int | None = 520,
                  height: int = 380):
-        super().__init__(seconds=None, every=1)
-        self.min_draw_seconds = seconds
+        super().__init__(seconds=None, every=1, draw_seconds=seconds)  # columns on a step schedule
         self.layer, self.max_columns = layer, max_columns
         self.burn_in_columns, self.train_columns = burn_in_columns, train_columns
         self.steps: list[int] = []
         self.columns: list[np.ndarray] = []  # counts per LOG_EDGES bin
         self.zeros: list[int] = []
-        self._last_draw = -np.inf
         self._last_step = -1
         base = make_subplots(rows=2, cols=1, row_heights=[0.68, 0.32], vertical_spacing=0.16)
         layout = base.layout.to_plotly_json()
@@ -69,7 +65,7 @@ class HistogramOverTime(View):
 
     def clear(self):
         self.steps, self.columns, self.zeros = [], [], []
-        self._last_draw, self._last_step = -np.inf, -1
+        self._last_draw, self._last_step = -np.inf, -1  # the base's draw clock restarts too
         self._follow = True
 
     # -- recording ------------------------------------------------------------------------------
@@ -105,14 +101,12 @@ class HistogramOverTime(View):
             self.clear()
         self._schedule(trainer)
         self._record(trainer)
-        self.redraw()
+        self.maybe_redraw()
 
     def on_step_end(self, trainer):
         self.trainer = trainer
         self._record(trainer)
-        now = time.perf_counter()
-        if self.min_draw_seconds is None or now - self._last_draw >= self.min_draw_seconds:
-            self.redraw()
+        self.maybe_redraw()
 
     def on_phase_end(self, trainer):
         self._record(trainer)
@@ -120,19 +114,12 @@ class HistogramOverTime(View):
     def on_prune(self, trainer):
         self._schedule(trainer)
         self._record(trainer)
-        self.redraw()
+        self.maybe_redraw()
 
     def on_train_end(self, trainer):
         self._record(trainer)
         self.redraw()
         self.sync_state()
-
-    def redraw(self):
-        t0 = time.perf_counter()
-        super().redraw()
-        self._last_draw = time.perf_counter()
-        if self.min_draw_seconds is not None:  # keep redraws under the budget
-            self.min_draw_seconds = max(self.min_draw_seconds, (self._last_draw - t0) / self.budget)
 
     # -- drawing -------------------------------------------------------------------------------
     def matrix(self):

@@ -74,7 +74,7 @@ class Speed(View):
     def on_step_end(self, trainer):
         self.trainer = trainer
         self._sample(trainer)
-        self.redraw()
+        self.maybe_redraw()
 
     def on_phase_end(self, trainer):
         self._sample(trainer)

@@ -10,8 +10,6 @@ snapshots for the stability curve are taken at ~`snapshots` evenly spaced burn-i
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -67,7 +65,6 @@ class Survivors(View):
         self.snapshots: list[tuple[int, np.ndarray]] = []
         self.stability = None
         self.units = None
-        self._last_draw = -np.inf
         base = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
         layout = base.layout.to_plotly_json()
         layout.update(base_layout("surviving input weights of hidden units", height=height, width=width))
@@ -112,8 +109,7 @@ class Survivors(View):
     def on_step_end(self, trainer):
         self.trainer = trainer
         self._snapshot(trainer)
-        if time.perf_counter() - self._last_draw >= (self.min_seconds or 0):
-            self.redraw()
+        self.maybe_redraw()
 
     def on_phase_end(self, trainer):
         if trainer.state.phase != "burn_in":
@@ -128,10 +124,6 @@ class Survivors(View):
             except ExplorerError:
                 self.stability = None
         self.snapshots = self.snapshots[-1:]  # memory: only the cut's weights are needed later
-
-    def redraw(self):
-        super().redraw()
-        self._last_draw = time.perf_counter()
 
     def draw(self, trainer):
         s = trainer.state

@@ -120,7 +120,7 @@ class WeightHistogram(View):
         lv = trainer.state.layers[self.layer]
         if lv.pruned and lv.n_alive:
             self.cut = float(np.abs(lv.values).min())
-        self.redraw()
+        self.maybe_redraw()
 
     def draw(self, trainer):
         s = trainer.state
