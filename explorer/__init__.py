@@ -8,9 +8,13 @@ keep training with truly sparse compute -- and watch why it works.
 The widget dashboard (`Explorer`) is imported lazily, so the core never needs plotly.
 """
 
+# `sweep` is imported here, before anything else imports the submodule of the same name: the
+# package attribute `explorer.sweep` is then the function for good (the import system sets a
+# submodule as an attribute of its package only when it first loads it).
 from .callbacks import Callback, CallbackError, Progress, Recorder
 from .config import RunConfig
 from .errors import ConfigError, DataError, ExplorerError
+from .sweep import sweep
 from .trainer import Trainer
 
 __version__ = "0.1.0"
@@ -19,7 +23,7 @@ __all__ = ["Callback", "CallbackError", "ConfigError", "DataError", "Explorer", 
            "Recorder", "RunConfig", "Trainer", "load", "sweep"]
 
 
-def __getattr__(name):  # lazy: data (pooch), the dashboard (plotly, ipywidgets), sweeps
+def __getattr__(name):  # lazy: data (pooch), the dashboard (plotly, ipywidgets)
     if name == "load":
         from .data import load
 
@@ -28,8 +32,4 @@ def __getattr__(name):  # lazy: data (pooch), the dashboard (plotly, ipywidgets)
         from .app import Explorer
 
         return Explorer
-    if name == "sweep":
-        from .sweep import sweep
-
-        return sweep
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")

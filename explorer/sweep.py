@@ -649,15 +649,3 @@ def add_sweep_commands(sub) -> None:
     add_runner_options(s)
     s.set_defaults(func=cmd_sweep)
     add_reproduce_command(sub)
-
-
-class _CallableModule(type(sys)):
-    """Importing the submodule `explorer.sweep` makes it the package attribute `explorer.sweep`,
-    hiding the function of the same name that `explorer/__init__.py` exposes; calling the module
-    calls the function, so `explorer.sweep(configs)` works whichever one a user gets."""
-
-    def __call__(self, *args, **kwargs):
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
