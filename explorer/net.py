@@ -276,6 +276,39 @@ if HAVE_NUMBA:
                 v[q] = np.tanh(v[q])
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs):
+        """Forward pass of the CSR layers over the first Bs of B samples held in H (level-major,
+        unit-major, batch-minor; level 0 already gathered). Rows whose inputs are all zero in
+        this batch are skipped (images are mostly black). Shared by training and evaluation."""
+        L = sizes.shape[0] - 1
+        for l in range(L):
+            a0 = off[l + 1]
+            for q in range(a0, a0 + sizes[l + 1] * B):
+                H[q] = 0.0
+            p0 = ip_off[l]
+            z0 = nz_off[l]
+            for t in range(ra_off[l], ra_off[l + 1]):
+                i = rows_act[t]
+                hb = off[l] + i * B
+                nz = False
+                for b in range(Bs):
+                    if H[hb + b] != 0.0:
+                        nz = True
+                        break
+                if not nz:
+                    continue
+                for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
+                    w = data[k]
+                    jb = a0 + indices[k] * B
+                    for b in range(Bs):
+                        H[_U(jb + b)] += w * H[_U(hb + b)]
+            if relu and l < L - 1:
+                for q in range(a0, a0 + sizes[l + 1] * B):
+                    H[q] = max(H[q], 0.0)
+            elif not relu:
+                _tanh_inplace(H[a0 : a0 + sizes[l + 1] * B])
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c, losses,
                       graw, flags):
         """Run batches.shape[0] fused SGD steps; flags = (store grads of last step, apply last
@@ -295,34 +328,7 @@ if HAVE_NUMBA:
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[r, i] if i < nf else 1.0
-            for l in range(L):  # forward
-                a0 = off[l + 1]
-                for q in range(a0, a0 + sizes[l + 1] * B):
-                    H[q] = 0.0
-                p0 = ip_off[l]
-                z0 = nz_off[l]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    k0 = indptr[p0 + i]
-                    k1 = indptr[p0 + i + 1]
-                    hb = off[l] + i * B
-                    nz = False
-                    for b in range(B):
-                        if H[hb + b] != 0.0:
-                            nz = True
-                            break
-                    if not nz:
-                        continue
-                    for k in range(z0 + k0, z0 + k1):
-                        w = data[k]
-                        jb = a0 + indices[k] * B
-                        for b in range(B):
-                            H[_U(jb + b)] += w * H[_U(hb + b)]
-                if relu and l < L - 1:
-                    for q in range(a0, a0 + sizes[l + 1] * B):
-                        H[q] = max(H[q], 0.0)
-                elif not relu:
-                    _tanh_inplace(H[a0 : a0 + sizes[l + 1] * B])
+            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, B)
             o0 = off[L]  # output deltas and loss
             C = sizes[L]
             loss = 0.0
@@ -507,25 +513,7 @@ if HAVE_NUMBA:
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[s0 + b, i] if i < nf else 1.0
-            for l in range(L):
-                a0 = off[l + 1]
-                for q in range(a0, a0 + sizes[l + 1] * B):
-                    H[q] = 0.0
-                p0 = ip_off[l]
-                z0 = nz_off[l]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    hb = off[l] + i * B
-                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
-                        w = data[k]
-                        jb = a0 + indices[k] * B
-                        for b in range(Bs):
-                            H[_U(jb + b)] += w * H[_U(hb + b)]
-                if relu and l < L - 1:
-                    for q in range(a0, a0 + sizes[l + 1] * B):
-                        H[q] = max(H[q], 0.0)
-                elif not relu:
-                    _tanh_inplace(H[a0 : a0 + sizes[l + 1] * B])
+            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs)
             for j in range(sizes[L]):
                 for b in range(Bs):
                     out[s0 + b, j] = H[off[L] + j * B + b]
