@@ -125,6 +125,17 @@ class View(Callback):
         on_step_end._charged = True
         cls.on_step_end = on_step_end
 
+    def sample_burn_in(self, trainer, samples: int) -> None:
+        """During the burn-in (short, and where the tails form) call this view at `samples`
+        evenly spaced steps instead of by the clock; `end_burn_in_sampling` returns to it."""
+        if trainer.state.phase == "burn_in" and trainer.config.burn_in > 0:
+            self.seconds = None
+            self.every = max(1, trainer.config.burn_in // samples)
+
+    def end_burn_in_sampling(self, trainer) -> None:
+        if trainer.state.phase == "burn_in":
+            self.seconds, self.every = self.min_seconds, self.base_every
+
     def maybe_redraw(self) -> None:
         """Redraw if the budget allows it now: for views that sample more often than they draw
         (e.g. on a step schedule during the short burn-in). Step-counted views always draw."""

@@ -66,9 +66,7 @@ class Speed(View):
         if trainer.state.step == 0:
             self.clear()
         self._last = (trainer.state.step, trainer.state.compute_seconds)
-        if trainer.state.phase == "burn_in" and trainer.config.burn_in > 0:
-            self.seconds = None  # sample the short burn-in at step multiples, like the other views
-            self.every = max(1, trainer.config.burn_in // 16)
+        self.sample_burn_in(trainer, 16)
         self.redraw()
 
     def on_step_end(self, trainer):
@@ -78,8 +76,7 @@ class Speed(View):
 
     def on_phase_end(self, trainer):
         self._sample(trainer)
-        if trainer.state.phase == "burn_in":
-            self.seconds, self.every = self.min_seconds, self.base_every
+        self.end_burn_in_sampling(trainer)
 
     def on_train_end(self, trainer):
         self._sample(trainer)

@@ -100,9 +100,7 @@ class Survivors(View):
         self.trainer = trainer
         if trainer.state.step == 0:
             self.clear()
-        if trainer.state.phase == "burn_in" and trainer.config.burn_in > 0:
-            self.seconds = None  # snapshots at step multiples during the burn-in
-            self.every = max(1, trainer.config.burn_in // self.n_snapshots)
+        self.sample_burn_in(trainer, self.n_snapshots)  # snapshots at step multiples
         self._snapshot(trainer)
         self.redraw()
 
@@ -115,7 +113,7 @@ class Survivors(View):
         if trainer.state.phase != "burn_in":
             return
         self._snapshot(trainer)  # the weights the cut is made from
-        self.seconds, self.every = self.min_seconds, self.base_every
+        self.end_burn_in_sampling(trainer)
         rule = trainer.config.prune
         if len(self.snapshots) >= 2 and trainer.config.pruned_layer_indices()[:1] == (0,):
             try:
