@@ -275,6 +275,14 @@ if HAVE_NUMBA:
             for q in range(v.shape[0]):
                 v[q] = np.tanh(v[q])
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _all_zero(H, start, n):
+        """Are H[start:start + n] all zero (an input row that no sample of the batch uses)?"""
+        for b in range(n):
+            if H[start + b] != 0.0:
+                return False
+        return True
+
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs):
         """Forward pass of the CSR layers over the first Bs of B samples held in H (level-major,
@@ -290,12 +298,7 @@ if HAVE_NUMBA:
             for t in range(ra_off[l], ra_off[l + 1]):
                 i = rows_act[t]
                 hb = off[l] + i * B
-                nz = False
-                for b in range(Bs):
-                    if H[hb + b] != 0.0:
-                        nz = True
-                        break
-                if not nz:
+                if _all_zero(H, hb, Bs):
                     continue
                 for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
                     w = data[k]
@@ -383,12 +386,7 @@ if HAVE_NUMBA:
                     k0 = z0 + indptr[p0 + i]
                     k1 = z0 + indptr[p0 + i + 1]
                     hb = off[l] + i * B
-                    nz = False
-                    for b in range(B):
-                        if H[hb + b] != 0.0:
-                            nz = True
-                            break
-                    if not nz:
+                    if _all_zero(H, hb, B):
                         if store:
                             for k in range(k0, k1):
                                 graw[k] = 0.0
