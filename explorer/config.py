@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data import canonical_name
 from .errors import ConfigError
 from .prune import parse_rule
 
@@ -59,6 +60,7 @@ class RunConfig:
         """Check every setting; raise ConfigError with a one-line message on the first bad one."""
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ConfigError(f"dataset={self.dataset!r}: expected a data set name such as 'mnist'")
+        canonical_name(self.dataset)  # DataError naming the choices for an unknown data set
         for name in ("n_train", "n_test"):
             v = getattr(self, name)
             if v is not None:

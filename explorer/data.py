@@ -164,7 +164,8 @@ class Dataset:
 # ---------------------------------------------------------------- places
 
 
-def _canonical(name) -> str:
+def canonical_name(name) -> str:
+    """The data set's canonical name ('fmnist' -> 'fashion-mnist'); DataError if unknown."""
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in DATASETS and key != "auto":
@@ -323,7 +324,7 @@ def _download(name: str, fname: str, folder: Path, mirrors: list[str], progress:
 
 def fetch(name, data_dir=None, progress=True, *, mirrors=None) -> Path:
     """Download `name` into the cache (or into `data_dir/<name>/`), verify it, return the folder."""
-    name = _canonical(name)
+    name = canonical_name(name)
     if name not in HASHES:
         how = "bundled with scikit-learn" if name == "digits" else "generated"
         raise DataError(f"{name!r} needs no download ({how}); load it with load({name!r})")
@@ -693,7 +694,7 @@ def _choose_auto(data_dir, download, verbose) -> str:
 def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None, validation=0,
          seed=0, download=True, verbose=True) -> Dataset:
     """Load a data set by name; see the module docstring for places, formats and splits."""
-    name = _canonical(name)
+    name = canonical_name(name)
     n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
     validation = _count(validation, "validation") or 0
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

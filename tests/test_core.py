@@ -444,3 +444,15 @@ def test_batch1_headline_shape_trainer_matches_scipy(digits):
         np.testing.assert_allclose(a.weights(l), b.weights(l), atol=1e-10)
         assert np.array_equal(a.weights(l), c.weights(l))
     assert abs(a.results_["test_loss"] - b.results_["test_loss"]) < 1e-9
+
+
+def test_unknown_data_set_is_refused_before_anything_runs(tmp_path, capsys):
+    from explorer.cli import main
+
+    with pytest.raises(DataError, match="unknown data set 'nosuch'"):
+        RunConfig(dataset="nosuch").validate()
+    for argv in (["train", "--dataset", "nosuch"], ["reproduce", "--dataset", "nosuch", "--out", str(tmp_path / "r")]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip().startswith("explorer: error: unknown data set 'nosuch'")
+    assert not (tmp_path / "r").exists()  # nothing written
