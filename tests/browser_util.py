@@ -1,4 +1,4 @@
-"""Helpers for the real-browser tests: a Voila server on 127.0.0.1 (own process group) and
+"""Helpers for the real-browser tests: a Voila or JupyterLab server on 127.0.0.1 (own process group) and
 Debian's Chromium through Playwright, with every request off 127.0.0.1 blocked."""
 
 from __future__ import annotations
@@ -79,3 +79,49 @@ TRACE_JS = """([name, field]) => {
   }
   return null;
 }"""
+
+
+@contextlib.contextmanager
+def jupyter_lab(root: Path, timeout: float = 60.0):
+    """Serve `root` with JupyterLab on 127.0.0.1 (no token, as root allowed, a throwaway Jupyter
+    config/data/runtime and IPython dir under `root`/.jupyter-home); yields the base URL; stops
+    the whole process group after. The server log goes to `root`/jupyter-lab.log."""
+    port = free_port()
+    home = root / ".jupyter-home"
+    env = dict(os.environ)
+    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str(home / sub)
+    env["JUPYTER_PLATFORM_DIRS"] = "0"
+    log = open(root / "jupyter-lab.log", "wb")
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+           "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", "--IdentityProvider.token=",
+           f"--ServerApp.root_dir={root}",
+           f"--LabApp.workspaces_dir={home / 'workspaces'}", f"--LabApp.user_settings_dir={home / 'settings'}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    # (no news or update checks: the server would ask the internet for them, not the page)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        t0 = time.time()
+        while True:  # a TCP connect: listening is enough, the page load does the rest
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.time() - t0 > timeout:
+                raise RuntimeError(f"jupyter lab did not listen on {port} within {timeout}s; see {log.name}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:  # kernels run in their own session: on SIGTERM the server shuts them down; after a
+        # SIGKILL each one exits by itself on seeing its parent gone (JPY_PARENT_PID)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
