@@ -1,6 +1,6 @@
 """Core speed benchmark (issue 2, Speed): every table measured side by side in one run.
 
-    python benchmarks/bench_core.py [--quick]
+    python benchmarks/bench_core.py [--quick] [--only 1,5]
 
 Tables (medians of repeats; per-sample times in microseconds):
 1. the post's headline run (784-128-10, halving:5, 30,000 steps at batch 1) end to end,
@@ -254,6 +254,7 @@ def dense_vs_torch(data, reps):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer widths and repeats (a few minutes)")
+    p.add_argument("--only", default="1,2,3,4,5", help="comma-separated tables to run, e.g. --only 5 (default: all)")
     p.add_argument("--torch-worker", nargs=6, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.torch_worker:
@@ -269,12 +270,19 @@ def main(argv=None):
     print(f"# bench_core: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, BLAS {blas}, "
           f"numba {'yes' if N.HAVE_NUMBA else 'no'}, torch {'yes' if HAVE_TORCH else 'absent'}, "
           f"load average {os.getloadavg()}")
+    only = {int(t) for t in a.only.split(",") if t.strip()}
     data = load("fashion-mnist", verbose=False)
-    headline(data, reps)
-    width_scan(data, widths, 3 if not a.quick else 1)
-    versus_dense(data, 3 if not a.quick else 1)
-    break_even(data, 1024, 3 if not a.quick else 1)
-    dense_vs_torch(data, 3 if not a.quick else 1)
+    r = 3 if not a.quick else 1
+    if 1 in only:
+        headline(data, reps)
+    if 2 in only:
+        width_scan(data, widths, r)
+    if 3 in only:
+        versus_dense(data, r)
+    if 4 in only:
+        break_even(data, 1024, r)
+    if 5 in only:
+        dense_vs_torch(data, r)
     print(f"\nload average at the end (1, 5, 15 min): {os.getloadavg()}")
 
 

@@ -30,6 +30,7 @@ from .errors import ConfigError, DataError, ExplorerError
 from .prune import compact_units, parse_rule, prune_masks
 
 _THREADPOOLS = None  # a ThreadpoolController, made on first use
+_NUMPY_POOL = None  # (numpy's BLAS library controller, its thread count before our limits), if found
 MAX_CHUNK = 50_000  # steps per fused call when nothing else bounds a chunk
 TIMED_CHUNK_SECONDS = 0.02  # chunk length when a time-throttled callback is attached
 
@@ -325,10 +326,18 @@ class Trainer:
         step alternates between them: with two threads each, the pools' spinning threads
         fight over the two cores (measured at batch 64: 1,219 vs 12 us/sample at 784-128-10,
         1,708 vs 111 at 784-1024-10). Hooks run inside the limit too: a view's numpy call
-        between two chunks fought the same way (stats.feedback took 38 ms instead of 1 ms)."""
-        global _THREADPOOLS
+        between two chunks fought the same way (stats.feedback took 38 ms instead of 1 ms).
+
+        The one exception: dense steps at batch size B > 1 make every product in numpy's
+        BLAS (`net.gemm_acc` for the update) and nothing in scipy's, so numpy's pool gets
+        back its own thread count for them (`_dense_threads`) while scipy's stays at one:
+        34 vs 63 us/sample at 784-1024-10, batch 64. Hooks still run with one thread."""
+        global _THREADPOOLS, _NUMPY_POOL
         if _THREADPOOLS is None:  # built once: building one inspects every loaded library (~0.3 ms)
             _THREADPOOLS = ThreadpoolController()
+            lc, gemm = N.numpy_blas(_THREADPOOLS)
+            if lc is not None and gemm is not None:  # its thread count before any limit of ours
+                _NUMPY_POOL = (lc, lc.num_threads)
         return _THREADPOOLS.limit(limits=1, user_api="blas")
 
     def _accumulate(self, seconds: float, steps: int) -> None:
@@ -358,24 +367,50 @@ class Trainer:
                 self._grads = graw
             self._record_losses(losses[: k + (k < n)], k)
             return k
+        if self._snet is None:
+            return self._dense_steps(batches, relu, store, apply)
         for i in range(n):
             last = i == n - 1
             Xa = N.with_bias(d["X"][batches[i]])
             yb = d["y"][batches[i]]
-            if self._snet is not None:
-                graw = np.empty(len(self._snet.data)) if (store and last) else None
-                loss = N.sparse_step_scipy(self._snet, Xa, yb, relu, self.lr, graw, apply=apply or not last)
-                if graw is not None and np.isfinite(loss):
-                    self._grads = graw
-            else:
-                loss, G, factors = N.dense_step(self._W, Xa, yb, relu, self.lr, keep_grads=store and last,
-                                                apply=apply or not last)
-                if G is not None:
-                    self._grads, self._factors = G, factors
+            graw = np.empty(len(self._snet.data)) if (store and last) else None
+            loss = N.sparse_step_scipy(self._snet, Xa, yb, relu, self.lr, graw, apply=apply or not last)
+            if graw is not None and np.isfinite(loss):
+                self._grads = graw
             if not np.isfinite(loss):
                 self._record_losses(np.array([loss]), 0)
                 return i
             self._record_losses(np.array([loss]), 1)
+        return n
+
+    def _dense_steps(self, batches, relu: bool, store: bool, apply: bool) -> int:
+        """The dense phase: one `dense_step` a batch, gathered straight into the step's
+        reusable buffers (bias column already set). At B > 1 every product is in numpy's
+        BLAS and numpy's pool gets back the threads it had before the run (see _blas_threads)."""
+        X, Y = self._data["X"], self._data["y"]
+        n, B = batches.shape
+        work = getattr(self, "_work", None)
+        if work is None or not work.fits(self._W, B):
+            work = self._work = N.DenseWork([self._W[0].shape[0], *(w.shape[1] for w in self._W)], B)
+        Xa = work.H[0]
+        with _dense_threads(B):
+            for i in range(n):
+                last = i == n - 1
+                idx = batches[i]
+                if N.HAVE_NUMBA:
+                    N.gather_rows(X, idx, Xa)
+                else:
+                    Xa[:, :-1] = X[idx]
+                loss, G, factors = N.dense_step(self._W, Xa, Y[idx], relu, self.lr, keep_grads=store and last,
+                                                apply=apply or not last, work=work)
+                if G is not None:
+                    self._grads = G
+                if last:
+                    self._factors = factors
+                if not np.isfinite(loss):
+                    self._record_losses(np.array([loss]), 0)
+                    return i
+                self._record_losses(np.array([loss]), 1)
         return n
 
     def _record_losses(self, losses, n_finite) -> None:
@@ -387,8 +422,9 @@ class Trainer:
     def _apply_grads(self) -> None:
         if self._snet is not None:
             N.apply_raw(self._snet, self._grads, self.lr, self.config.batch_size, self.engine)
-        else:
-            N.apply_dense(self._W, self._factors, self.lr)
+        else:  # with the steps' thread count: the same BLAS partition, bit-identical to a fused step
+            with _dense_threads(self.config.batch_size):
+                N.apply_dense(self._W, self._factors, self.lr)
 
     def _prune(self) -> None:
         cfg = self.config
@@ -493,6 +529,28 @@ class Trainer:
         c = self.config
         return (f"Trainer(hidden={c.hidden}, burn_in={c.burn_in}, prune={c.prune!r}, steps={c.steps}, "
                 f"batch_size={c.batch_size}, lr={self.lr if self._data else c.lr}, seed={c.seed})")
+
+
+class _dense_threads:
+    """Inside a run (BLAS held to one thread), give numpy's BLAS back the threads it had
+    before the run for dense steps at batch size B > 1, and restore one thread after, so
+    that hooks run with one. Set directly on the library (a ctypes call, ~1 us) rather than
+    with a threadpoolctl limiter (which re-inspects the library on every enter)."""
+
+    def __init__(self, B: int):
+        pool = _NUMPY_POOL if B > 1 else None
+        self.pool, self.threads = pool if pool is not None else (None, 1)
+
+    def __enter__(self):
+        if self.pool is not None:
+            self.before = self.pool.num_threads
+            if self.before != self.threads:
+                self.pool.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None and self.before != self.threads:
+            self.pool.set_num_threads(self.before)
 
 
 def _prepare_data(dataset, cfg: RunConfig) -> dict:
