@@ -456,3 +456,20 @@ def test_unknown_data_set_is_refused_before_anything_runs(tmp_path, capsys):
         assert main(argv) == 2
         assert capsys.readouterr().err.strip().startswith("explorer: error: unknown data set 'nosuch'")
     assert not (tmp_path / "r").exists()  # nothing written
+
+
+@pytest.mark.parametrize("B", [1, 2, 64])
+def test_gemm_acc_adds_the_outer_product_in_place(B):
+    """The dense update W += c h^T d (numpy's BLAS through ctypes where it can be found),
+    against numpy, and its fallback for arrays the BLAS call does not take."""
+    rng = np.random.default_rng(7)
+    for n_in, n_out in ((785, 128), (33, 10)):
+        W = rng.normal(size=(n_in, n_out))
+        h, d = rng.normal(size=(B, n_in)), rng.normal(size=(B, n_out))
+        want = W + 0.3 * (h.T @ d)
+        N.gemm_acc(W, h, d, 0.3)
+        np.testing.assert_allclose(W, want, rtol=0, atol=1e-12)
+        Wf = np.asfortranarray(rng.normal(size=(n_in, n_out)))  # not C-contiguous: the numpy fallback
+        want = Wf + 0.3 * (h.T @ d)
+        N.gemm_acc(Wf, h, d, 0.3)
+        np.testing.assert_allclose(Wf, want, rtol=0, atol=1e-12)
