@@ -18,6 +18,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # screenshots (gitignored)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -40,29 +42,7 @@ def voila(notebook: Path, timeout: float = 30.0):
     log = open(notebook.with_suffix(".voila.log"), "wb")
     cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1",
            f"--port={port}", "--Voila.port_retries=0"]
-    proc = subprocess.Popen(cmd, cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        t0 = time.time()
-        while True:  # a TCP connect, not a GET (a GET of / executes the notebook)
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited with {proc.returncode}; see {log.name}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.time() - t0 > timeout:
-                raise RuntimeError(f"voila did not listen on {port} within {timeout}s; see {log.name}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        log.close()
+    yield from _serve(cmd, notebook.parent, None, port, log, "voila", timeout)
 
 
 def block_outside(route):
@@ -101,21 +81,29 @@ def jupyter_lab(root: Path, timeout: float = 60.0):
            f"--LabApp.workspaces_dir={home / 'workspaces'}", f"--LabApp.user_settings_dir={home / 'settings'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     # (no news or update checks: the server would ask the internet for them, not the page)
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    yield from _serve(cmd, root, env, port, log, "jupyter lab", timeout)
+
+
+def _serve(cmd, cwd, env, port: int, log, name: str, timeout: float):
+    """Run a server in its own process group, yield its URL once it listens, stop the group after.
+
+    Listening is checked with a TCP connect, not a GET (a GET of Voila's / executes the
+    notebook). Kernels run in their own session: on SIGTERM the server shuts them down; after
+    a SIGKILL each one exits by itself on seeing its parent gone (JPY_PARENT_PID)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         t0 = time.time()
-        while True:  # a TCP connect: listening is enough, the page load does the rest
+        while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log.name}")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if time.time() - t0 > timeout:
-                raise RuntimeError(f"jupyter lab did not listen on {port} within {timeout}s; see {log.name}")
+                raise RuntimeError(f"{name} did not listen on {port} within {timeout}s; see {log.name}")
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/"
-    finally:  # kernels run in their own session: on SIGTERM the server shuts them down; after a
-        # SIGKILL each one exits by itself on seeing its parent gone (JPY_PARENT_PID)
+    finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -125,3 +113,8 @@ def jupyter_lab(root: Path, timeout: float = 60.0):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+
+
+def kept_text(page) -> str:
+    """The dashboard's "kept N of M" label, as the page shows it."""
+    return page.locator(".widget-html", has_text="kept ").first.inner_text()

@@ -4,20 +4,14 @@ kept count, Run makes the accuracy curve grow. Screenshots go to test-artifacts/
 
 import os
 import time
-from pathlib import Path
 
 import pytest
-from browser_util import ARGS, CHROMIUM, TRACE_JS, block_outside, voila, write_notebook
+from browser_util import ARGS, ARTIFACTS, CHROMIUM, TRACE_JS, block_outside, kept_text, voila, write_notebook
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CELL = 'from explorer import Explorer\nExplorer(dataset="fashion-mnist")\n'
-
-
-def _kept(page) -> str:
-    return page.locator(".widget-html", has_text="kept ").first.inner_text()
 
 
 def test_dashboard_in_voila(tmp_path):
@@ -39,7 +33,7 @@ def test_dashboard_in_voila(tmp_path):
             page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
                                    timeout=20_000)
             thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
-            kept0 = _kept(page)
+            kept0 = kept_text(page)
             assert "kept 3,140 of 100,480" in kept0  # halving:5 of the 785x128 input layer
             page.screenshot(path=str(ARTIFACTS / "dashboard-initial.png"), full_page=True)
 

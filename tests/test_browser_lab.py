@@ -6,23 +6,17 @@ test-artifacts/."""
 
 import os
 import time
-from pathlib import Path
 
 import pytest
-from browser_util import ARGS, CHROMIUM, TRACE_JS, block_outside, jupyter_lab, write_notebook
+from browser_util import ARGS, ARTIFACTS, CHROMIUM, TRACE_JS, block_outside, jupyter_lab, kept_text, write_notebook
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # digits keeps it fast: 65x16 input layer, 2,040 steps, an evaluation every 100 steps
 CELL = 'from explorer import Explorer\nExplorer(dataset="digits", hidden=(16,), burn_in=40, steps=2000)\n'
 HTML_HAS = "Array.from(document.querySelectorAll('.widget-html')).some(e => e.innerText.includes({!r}))"
 JS_ERROR = "text=Click to show javascript error"
-
-
-def _kept(page) -> str:
-    return page.locator(".widget-html", has_text="kept ").first.inner_text()
 
 
 def test_dashboard_in_jupyterlab(tmp_path):
@@ -53,7 +47,7 @@ def test_dashboard_in_jupyterlab(tmp_path):
             page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
                                    timeout=20_000)
             thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
-            kept0 = _kept(page)
+            kept0 = kept_text(page)
             assert "kept 33 of 1,040" in kept0  # halving:5 of the 65x16 input layer
             page.screenshot(path=str(ARTIFACTS / "lab-dashboard-initial.png"))
 
