@@ -118,3 +118,23 @@ def _serve(cmd, cwd, env, port: int, log, name: str, timeout: float):
 def kept_text(page) -> str:
     """The dashboard's "kept N of M" label, as the page shows it."""
     return page.locator(".widget-html", has_text="kept ").first.inner_text()
+
+
+@contextlib.contextmanager
+def browser_page(url: str, viewport: dict, timeout_ms: int = 60_000):
+    """Debian's Chromium through Playwright on `url`, every request off 127.0.0.1 blocked;
+    yields (page, errors), errors being the page's uncaught errors as they come; closes after."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport=viewport)
+            page.route("**/*", block_outside)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url, timeout=timeout_ms)
+            yield page, errors
+        finally:
+            browser.close()
+

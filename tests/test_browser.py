@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from browser_util import ARGS, ARTIFACTS, CHROMIUM, TRACE_JS, block_outside, kept_text, voila, write_notebook
+from browser_util import ARTIFACTS, CHROMIUM, TRACE_JS, browser_page, kept_text, voila, write_notebook
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
@@ -15,57 +15,48 @@ CELL = 'from explorer import Explorer\nExplorer(dataset="fashion-mnist")\n'
 
 
 def test_dashboard_in_voila(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     nb = write_notebook(tmp_path / "dashboard.ipynb", CELL)
     t_start = time.time()
-    errors = []
-    with voila(nb) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.route("**/*", block_outside)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(url, timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 6",
-                                   timeout=90_000)
-            assert page.locator("text=Click to show javascript error").count() == 0
-            page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
-                                   timeout=20_000)
-            thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
-            kept0 = kept_text(page)
-            assert "kept 3,140 of 100,480" in kept0  # halving:5 of the 785x128 input layer
-            page.screenshot(path=str(ARTIFACTS / "dashboard-initial.png"), full_page=True)
+    with voila(nb) as url, browser_page(url, {"width": 1300, "height": 1000}) as (page, errors):
+        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 6",
+                               timeout=90_000)
+        assert page.locator("text=Click to show javascript error").count() == 0
+        page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
+                               timeout=20_000)
+        thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
+        kept0 = kept_text(page)
+        assert "kept 3,140 of 100,480" in kept0  # halving:5 of the 785x128 input layer
+        page.screenshot(path=str(ARTIFACTS / "dashboard-initial.png"), full_page=True)
 
-            # the prune slider: one step right (5 -> 6 halvings) moves the line and the count
-            handle = page.locator(".widget-slider", has_text="halvings").locator(".noUi-handle")
-            handle.focus()
-            t0 = time.time()
-            handle.press("ArrowRight")
-            page.wait_for_function(f"({TRACE_JS})(['threshold', 'x'])[0] != {thr0}", timeout=10_000)
-            slider_ms = 1000 * (time.time() - t0)
-            page.wait_for_function("Array.from(document.querySelectorAll('.widget-html'))"
-                                   ".some(e => e.innerText.includes('kept 1,570 of 100,480'))", timeout=10_000)
-            thr1 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
-            assert thr1 > thr0
-            title = page.locator(".gtitle", has_text="kept 1,570").count()
-            assert title == 1  # the histogram's title says it too
+        # the prune slider: one step right (5 -> 6 halvings) moves the line and the count
+        handle = page.locator(".widget-slider", has_text="halvings").locator(".noUi-handle")
+        handle.focus()
+        t0 = time.time()
+        handle.press("ArrowRight")
+        page.wait_for_function(f"({TRACE_JS})(['threshold', 'x'])[0] != {thr0}", timeout=10_000)
+        slider_ms = 1000 * (time.time() - t0)
+        page.wait_for_function("Array.from(document.querySelectorAll('.widget-html'))"
+                               ".some(e => e.innerText.includes('kept 1,570 of 100,480'))", timeout=10_000)
+        thr1 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
+        assert thr1 > thr0
+        title = page.locator(".gtitle", has_text="kept 1,570").count()
+        assert title == 1  # the histogram's title says it too
 
-            # Run: the accuracy curve grows (evaluations every 1,500 steps)
-            assert page.evaluate(TRACE_JS, ["test accuracy", "x"]) == []
-            page.locator("button.jupyter-button", has_text="Run").first.click()
-            page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 2", timeout=20_000)
-            n_mid = len(page.evaluate(TRACE_JS, ["test accuracy", "x"]))
-            page.wait_for_function("Array.from(document.querySelectorAll('.widget-html'))"
-                                   ".some(e => e.innerText.includes(' done '))", timeout=30_000)
-            page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length > {n_mid}", timeout=10_000)
-            acc = page.evaluate(TRACE_JS, ["test accuracy", "y"])
-            assert len(acc) >= 10 and acc[-1] > 0.5
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-after-run.png"), full_page=True)
-            assert page.locator("text=Click to show javascript error").count() == 0
-        finally:
-            browser.close()
+        # Run: the accuracy curve grows (evaluations every 1,500 steps)
+        assert page.evaluate(TRACE_JS, ["test accuracy", "x"]) == []
+        page.locator("button.jupyter-button", has_text="Run").first.click()
+        page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 2", timeout=20_000)
+        n_mid = len(page.evaluate(TRACE_JS, ["test accuracy", "x"]))
+        page.wait_for_function("Array.from(document.querySelectorAll('.widget-html'))"
+                               ".some(e => e.innerText.includes(' done '))", timeout=30_000)
+        page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length > {n_mid}", timeout=10_000)
+        acc = page.evaluate(TRACE_JS, ["test accuracy", "y"])
+        assert len(acc) >= 10 and acc[-1] > 0.5
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-after-run.png"), full_page=True)
+        assert page.locator("text=Click to show javascript error").count() == 0
     # anywidget gives each model 2 s to load its ES module (plotly's is 5 MB, once per figure);
     # on a loaded machine that rejects, harmlessly: the figures above were drawn and updated
     errors = [e for e in errors if "[anywidget] Failed to initialize model" not in e]

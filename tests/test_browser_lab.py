@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from browser_util import ARGS, ARTIFACTS, CHROMIUM, TRACE_JS, block_outside, jupyter_lab, kept_text, write_notebook
+from browser_util import ARTIFACTS, CHROMIUM, TRACE_JS, browser_page, jupyter_lab, kept_text, write_notebook
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
@@ -20,58 +20,50 @@ JS_ERROR = "text=Click to show javascript error"
 
 
 def test_dashboard_in_jupyterlab(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     write_notebook(tmp_path / "dashboard.ipynb", CELL)  # a temp copy: Lab may rewrite its metadata
     t_start = time.time()
-    errors = []
-    with jupyter_lab(tmp_path) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            page.route("**/*", block_outside)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(url + "lab/tree/dashboard.ipynb", timeout=60_000)
-            # Run All before the kernel is idle is silently dropped: wait for the status bar
-            page.locator("#jp-main-statusbar .jp-StatusBar-TextItem",
-                         has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
-            t_idle = time.time() - t_start
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+    viewport = {"width": 1400, "height": 1400}
+    with jupyter_lab(tmp_path) as url, browser_page(url + "lab/tree/dashboard.ipynb", viewport) as (page, errors):
+        # Run All before the kernel is idle is silently dropped: wait for the status bar
+        page.locator("#jp-main-statusbar .jp-StatusBar-TextItem",
+                     has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+        t_idle = time.time() - t_start
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
 
-            page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 6",
-                                   timeout=60_000)
-            run = page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first
-            run.wait_for(timeout=10_000)
-            assert page.locator(JS_ERROR).count() == 0
-            page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
-                                   timeout=20_000)
-            thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
-            kept0 = kept_text(page)
-            assert "kept 33 of 1,040" in kept0  # halving:5 of the 65x16 input layer
-            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-initial.png"))
+        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 6",
+                               timeout=60_000)
+        run = page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first
+        run.wait_for(timeout=10_000)
+        assert page.locator(JS_ERROR).count() == 0
+        page.wait_for_function(f"({TRACE_JS})(['threshold', 'x']) && ({TRACE_JS})(['threshold', 'x']).length",
+                               timeout=20_000)
+        thr0 = page.evaluate(TRACE_JS, ["threshold", "x"])[0]
+        kept0 = kept_text(page)
+        assert "kept 33 of 1,040" in kept0  # halving:5 of the 65x16 input layer
+        page.screenshot(path=str(ARTIFACTS / "lab-dashboard-initial.png"))
 
-            # the prune slider: one step right (5 -> 6 halvings) changes the count and moves the line
-            handle = page.locator(".explorer-dashboard .widget-slider", has_text="halvings").locator(".noUi-handle")
-            handle.focus()
-            handle.press("ArrowRight")
-            page.wait_for_function(HTML_HAS.format("kept 17 of 1,040"), timeout=10_000)
-            page.wait_for_function(f"({TRACE_JS})(['threshold', 'x'])[0] != {thr0}", timeout=10_000)
-            assert page.evaluate(TRACE_JS, ["threshold", "x"])[0] > thr0
+        # the prune slider: one step right (5 -> 6 halvings) changes the count and moves the line
+        handle = page.locator(".explorer-dashboard .widget-slider", has_text="halvings").locator(".noUi-handle")
+        handle.focus()
+        handle.press("ArrowRight")
+        page.wait_for_function(HTML_HAS.format("kept 17 of 1,040"), timeout=10_000)
+        page.wait_for_function(f"({TRACE_JS})(['threshold', 'x'])[0] != {thr0}", timeout=10_000)
+        assert page.evaluate(TRACE_JS, ["threshold", "x"])[0] > thr0
 
-            # Run: the accuracy curve gets points (an evaluation every 100 steps)
-            assert page.evaluate(TRACE_JS, ["test accuracy", "x"]) == []
-            run.click()
-            page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 2", timeout=20_000)
-            page.wait_for_function(HTML_HAS.format(" done "), timeout=30_000)
-            page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 20", timeout=10_000)
-            acc = page.evaluate(TRACE_JS, ["test accuracy", "y"])
-            assert all(0.0 <= a <= 1.0 for a in acc)
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-after-run.png"))
-            assert page.locator(JS_ERROR).count() == 0
-        finally:
-            browser.close()
+        # Run: the accuracy curve gets points (an evaluation every 100 steps)
+        assert page.evaluate(TRACE_JS, ["test accuracy", "x"]) == []
+        run.click()
+        page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 2", timeout=20_000)
+        page.wait_for_function(HTML_HAS.format(" done "), timeout=30_000)
+        page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 20", timeout=10_000)
+        acc = page.evaluate(TRACE_JS, ["test accuracy", "y"])
+        assert all(0.0 <= a <= 1.0 for a in acc)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "lab-dashboard-after-run.png"))
+        assert page.locator(JS_ERROR).count() == 0
     # anywidget gives each model 2 s to load its ES module (plotly's is 5 MB, once per figure);
     # on a loaded machine that rejects, harmlessly: the figures above were drawn and updated
     errors = [e for e in errors if "[anywidget] Failed to initialize model" not in e]
