@@ -104,21 +104,6 @@ def _dataset(cfg: RunConfig):
         return _DATA[key]
 
 
-_WARM: set = set()
-
-
-def _warm_up(cfg: RunConfig, ds) -> None:
-    """Compile the numba kernels a config uses with a 2-step throwaway run, once per process,
-    so the first run on each worker does not count compile time as training time."""
-    from .trainer import Trainer
-
-    key = (len(cfg.hidden), cfg.activation, cfg.batch_size == 1, cfg.prune == "none", cfg.engine, cfg.prune_layers)
-    if key in _WARM:
-        return
-    _WARM.add(key)
-    Trainer(cfg.replace(burn_in=min(cfg.burn_in, 1), steps=min(cfg.steps, 2), eval_every=0)).fit(ds)
-
-
 def run_one(config: dict, rid: str | None = None) -> dict:
     """Train one config (a dict) and return its record; never raises for a bad run."""
     from .trainer import Trainer
@@ -130,7 +115,6 @@ def run_one(config: dict, rid: str | None = None) -> dict:
         with warnings.catch_warnings():  # a divergence is reported in the record instead
             warnings.simplefilter("ignore", RuntimeWarning)
             ds = _dataset(cfg)
-            _warm_up(cfg, ds)
             r = Trainer(cfg).fit(ds).results_
         head = {"run_id": rid, "status": "diverged" if r.get("diverged") else "ok", "error": r.get("diverged")}
         rec = {**head, **jsonable(r)}

@@ -17,7 +17,9 @@ random pruning), so changing the burn-in length does not change the initial weig
 
 from __future__ import annotations
 
+import contextlib
 import time
+import types
 import warnings
 
 import numpy as np
@@ -30,6 +32,7 @@ from .errors import ConfigError, DataError, ExplorerError
 from .prune import compact_units, parse_rule, prune_masks
 
 _THREADPOOLS = None  # a ThreadpoolController, made on first use
+_WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)
 _NUMPY_POOL = None  # (numpy's BLAS library controller, its thread count before our limits), if found
 MAX_CHUNK = 50_000  # steps per fused call when nothing else bounds a chunk
 TIMED_CHUNK_SECONDS = 0.02  # chunk length when a time-throttled callback is attached
@@ -170,7 +173,30 @@ class Trainer:
             dataset = load(cfg.dataset, cfg.data_dir)
         self._data = _prepare_data(dataset, cfg)
         self.reset()
+        t0 = time.perf_counter()
+        self._warm_up()
+        self.warm_up_seconds_ = time.perf_counter() - t0
         return self
+
+    def _warm_up(self) -> None:
+        """Load (or compile) the numba kernels this config uses with a 2-step throwaway run on
+        a few samples of the same data, once per process and kind of run. In a fresh process
+        loading them costs ~0.2 s, which would otherwise land in the burn-in and evaluation
+        timings (the CLI's first run reported a dense phase 20x too slow)."""
+        cfg, d = self.config, self._data
+        key = (len(cfg.hidden), cfg.activation, cfg.batch_size == 1, cfg.pruned_layer_indices() == (),
+               self.engine, d["X"].dtype.str, d["X_test"].dtype.str)
+        if not N.HAVE_NUMBA or key in _WARM:
+            return
+        _WARM.add(key)  # before the throwaway run, whose own setup then returns here
+        n = min(d["n_train"], 2 * cfg.batch_size + 2)
+        few = types.SimpleNamespace(name=d["name"], X_train=d["X"][:n], y_train=d["y"][:n], X_test=d["X_test"][:2],
+                                    y_test=d["y_test"][:2], n_classes=d["n_classes"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(ExplorerError):  # best effort: the real run reports its own errors
+                Trainer(cfg.replace(burn_in=min(cfg.burn_in, 1), steps=min(cfg.steps, 2), eval_every=0,
+                                    n_train=None, n_test=None)).fit(few)
 
     def reset(self) -> Trainer:
         """Start the run again from step 0 with the same config (and the data of setup)."""
@@ -502,6 +528,7 @@ class Trainer:
         train_steps = s.step - burn_steps
         sec = dict(s.seconds)
         sec["callbacks"] = self.callbacks.seconds
+        sec["warm_up"] = self.warm_up_seconds_  # numba kernels loaded once per process (in setup)
         return {
             "config": cfg.to_dict(),
             "dataset": d["name"],
