@@ -316,8 +316,7 @@ class Trainer:
         self._grads = None
         n = end - s.step
         t0 = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is ours to report
-            k = self._steps(n - 1, store=False, apply=True)  # the steps no callback is due at
+        k = self._steps(n - 1, store=False, apply=True)  # the steps no callback is due at
         self._accumulate(time.perf_counter() - t0, k)
         if k < n - 1:
             return self._diverge()
@@ -375,6 +374,10 @@ class Trainer:
         """Run n steps of the current phase; returns how many completed with a finite loss."""
         if n <= 0:
             return 0
+        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is ours to report, once
+            return self._run_steps(n, store, apply)
+
+    def _run_steps(self, n: int, store: bool, apply: bool) -> int:
         cfg, s, d = self.config, self.state, self._data
         relu = cfg.activation == "relu"
         B = cfg.batch_size

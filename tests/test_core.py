@@ -473,3 +473,25 @@ def test_gemm_acc_adds_the_outer_product_in_place(B):
         want = Wf + 0.3 * (h.T @ d)
         N.gemm_acc(Wf, h, d, 0.3)
         np.testing.assert_allclose(Wf, want, rtol=0, atol=1e-12)
+
+
+def test_divergence_under_split_steps_warns_once_with_our_message(digits):
+    """A callback splitting every step (gradients before the update) must not change how a
+    divergence is reported: one RuntimeWarning, ours, no numpy overflow noise."""
+    import warnings
+
+    class Split(Callback):
+        every = 1
+        needs_gradients = True
+
+        def on_after_backward(self, t):
+            pass
+
+    big = (digits.X_train.astype(float) * 1e150, digits.y_train, digits.X_test, digits.y_test)
+    cfg = RunConfig(hidden=(16,), activation="relu", lr=0.1, prune="none", burn_in=0, steps=50, batch_size=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = Trainer(cfg, callbacks=[Split()]).fit(big)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(msgs) == 1 and "diverged at step" in msgs[0], msgs
+    assert np.isfinite(t.weights(0)).all()
