@@ -620,9 +620,9 @@ def add_sweep_commands(sub) -> None:
                     "accepted; a comma list makes it an axis of the grid (e.g. --burn-in 0,50,200 --hidden "
                     "128,1024; --prune-layers joins layers with +: 0+1,all). One JSON line per finished run "
                     "goes to OUT/runs.jsonl; the same command again skips finished runs and retries failed "
-                    "ones. Then a summary (mean and 95%% interval over seeds) is printed and written to "
+                    "ones. Then a summary (mean and 95% interval over seeds) is printed and written to "
                     "OUT/summary.csv, with heatmaps of accuracy and time over the first two varying axes.",
-        epilog=GRID_HELP.replace("%", "%%"))
+        epilog=GRID_HELP)  # argparse %-formats descriptions only when they hold %(prog)
     add_train_options(s)
     s.add_argument("--grid", metavar="FILE", help="grid.json with the axes (format below)")
     s.add_argument("--seeds", type=int, default=None, metavar="N", help="run seeds 0..N-1 of every grid point")
