@@ -302,7 +302,7 @@ class Explorer(W.VBox):
         self.config = self.config.replace(prune=rule).validate()
         t = self.trainer
         note = ""
-        if t is not None and not t._prune_done and self.config.prune_layers == t.config.prune_layers:
+        if t is not None and t.cut_pending and self.config.prune_layers == t.config.prune_layers:
             t.config = t.config.replace(prune=rule)  # the cut to come uses the new rule
         elif t is not None:
             note = f" (the cut was made with {t.config.prune}; Reset to train with {rule})"

@@ -224,11 +224,7 @@ class Trainer:
         self.state.phase = "burn_in" if cfg.burn_in > 0 else "train"
         self._began = False
         self._ended = False
-        if cfg.burn_in == 0:
-            self._pending_prune = True
-        else:
-            self._pending_prune = False
-        self._prune_done = False
+        self._pending_prune = cfg.burn_in == 0  # no burn-in: cut at the start (else at its end)
         for cb in self.callbacks.callbacks:
             if isinstance(cb, Recorder):
                 cb.reset()
@@ -237,6 +233,12 @@ class Trainer:
     @property
     def total_steps(self) -> int:
         return self.config.burn_in + self.config.steps
+
+    @property
+    def cut_pending(self) -> bool:
+        """True until the run reaches its cut (the end of the burn-in): a new prune rule set in
+        `config` now is the one the cut will use."""
+        return self.state.phase == "burn_in" or self._pending_prune
 
     @property
     def done(self) -> bool:
@@ -406,10 +408,8 @@ class Trainer:
             loss = N.sparse_step_scipy(self._snet, Xa, yb, relu, self.lr, graw, apply=apply or not last)
             if graw is not None and np.isfinite(loss):
                 self._grads = graw
-            if not np.isfinite(loss):
-                self._record_losses(np.array([loss]), 0)
+            if not self._take_loss(loss):
                 return i
-            self._record_losses(np.array([loss]), 1)
         return n
 
     def _dense_steps(self, batches, relu: bool, store: bool, apply: bool) -> int:
@@ -436,11 +436,15 @@ class Trainer:
                     self._grads = G
                 if last:
                     self._factors = factors
-                if not np.isfinite(loss):
-                    self._record_losses(np.array([loss]), 0)
+                if not self._take_loss(loss):
                     return i
-                self._record_losses(np.array([loss]), 1)
         return n
+
+    def _take_loss(self, loss: float) -> bool:
+        """Record one step's batch loss; False if it is not finite (the run diverged)."""
+        ok = bool(np.isfinite(loss))
+        self._record_losses(np.array([loss]), int(ok))
+        return ok
 
     def _record_losses(self, losses, n_finite) -> None:
         if len(losses):
@@ -458,7 +462,7 @@ class Trainer:
     def _prune(self) -> None:
         cfg = self.config
         layers = cfg.pruned_layer_indices()
-        if self._prune_done or not layers:
+        if not layers:
             return
         t0 = time.perf_counter()
         rule = parse_rule(cfg.prune)
@@ -472,7 +476,6 @@ class Trainer:
         self._W = None
         self._grads = None
         self.masks_ = masks
-        self._prune_done = True
         self.state.seconds["prune"] += time.perf_counter() - t0
         self.callbacks.call("on_prune", self)
 
