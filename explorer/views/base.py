@@ -142,10 +142,14 @@ class View(Callback):
         if self.min_interval is None or time.perf_counter() - self._last_draw >= self._interval:
             self.redraw()
 
-    def on_train_begin(self, trainer):
+    def begin(self, trainer) -> None:
+        """Follow `trainer`; a run starting at step 0 clears the last run's picture."""
         self.trainer = trainer
         if trainer.state.step == 0:
             self.clear()
+
+    def on_train_begin(self, trainer):
+        self.begin(trainer)
         self.redraw()
 
     def on_step_end(self, trainer):

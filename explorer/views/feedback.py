@@ -73,9 +73,7 @@ class GradientFeedback(View):
             self.redraw()
 
     def on_train_begin(self, trainer):
-        self.trainer = trainer
-        if trainer.state.step == 0:
-            self.clear()
+        self.begin(trainer)
 
     def draw(self, trainer):
         if self.last is None:

@@ -96,9 +96,7 @@ class HistogramOverTime(View):
             self.every *= 2
 
     def on_train_begin(self, trainer):
-        self.trainer = trainer
-        if trainer.state.step == 0:
-            self.clear()
+        self.begin(trainer)
         self._schedule(trainer)
         self._record(trainer)
         self.maybe_redraw()

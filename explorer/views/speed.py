@@ -62,9 +62,7 @@ class Speed(View):
         self._last = (s.step, s.compute_seconds)
 
     def on_train_begin(self, trainer):
-        self.trainer = trainer
-        if trainer.state.step == 0:
-            self.clear()
+        self.begin(trainer)
         self._last = (trainer.state.step, trainer.state.compute_seconds)
         self.sample_burn_in(trainer, 16)
         self.redraw()

@@ -97,9 +97,7 @@ class Survivors(View):
             self.snapshots = [self.snapshots[0], *self.snapshots[2::2]]
 
     def on_train_begin(self, trainer):
-        self.trainer = trainer
-        if trainer.state.step == 0:
-            self.clear()
+        self.begin(trainer)
         self.sample_burn_in(trainer, self.n_snapshots)  # snapshots at step multiples
         self._snapshot(trainer)
         self.redraw()
