@@ -19,9 +19,6 @@ import numpy as np
 from .errors import ExplorerError
 from .stats import log_histogram
 
-EVENTS = ("on_train_begin", "on_step_begin", "on_after_backward", "on_step_end", "on_phase_end",
-          "on_prune", "on_eval_end", "on_train_end")
-
 
 class CallbackError(ExplorerError):
     """A callback raised; the message names the callback and the event."""

@@ -338,10 +338,6 @@ class SparseNet:
         out[self.units[l][rows], self.units[l + 1][cols]] = True
         return out
 
-    def gather_level(self, v: int, X: np.ndarray) -> np.ndarray:
-        """Restrict original-width activations of level v to the compacted units."""
-        return X[:, self.units[v]]
-
 
 def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, apply: bool = True):
     """One SGD step on a SparseNet with scipy: the reference the fused kernel is tested
