@@ -123,16 +123,13 @@ def test_real_fashion_mnist_loads_and_second_load_uses_the_decoded_cache(cache):
 
 
 @needs_fashion
+@pytest.mark.timeout(60)  # a hang guard only; the probe itself gives up after 3 s
 def test_auto_offline_chooses_fashion_mnist_quickly(monkeypatch, capsys):
     monkeypatch.setenv("EXPLORER_MIRRORS", closed_port_url())
-    t0 = time.perf_counter()
     ds = load("auto", n_train=100, n_test=10)
-    elapsed = time.perf_counter() - t0
-    print(f"auto: {elapsed:.2f} s")
     assert ds.name == "fashion-mnist" and ds.X_train.shape == (100, 784)
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "fashion-mnist" in line and "explorer data fetch mnist" in line
-    assert elapsed < 20     # a hang guard only; the probe itself gives up after 3 s
 
 
 def test_auto_falls_back_to_digits(monkeypatch, no_system, capsys):

@@ -181,12 +181,11 @@ def test_grid_file_and_options_combine(tmp_path, capsys):
     assert (out / "heatmap_accuracy.html").exists() and (out / "heatmap_seconds.html").exists()
 
 
+@pytest.mark.timeout(600)  # a hang guard; its speed (under a minute) is in benchmarks/bench_sweep.py
 def test_reproduce_quick_writes_every_file(tmp_path, capsys):
     out = tmp_path / "rep"
-    t0 = time.perf_counter()
     assert main(["reproduce", "--quick", "--dataset", "fashion-mnist", "--out", str(out), "--workers", "2",
                  "--no-progress"]) == 0
-    seconds = time.perf_counter() - t0
     printed = capsys.readouterr().out
     assert "post (MNIST)" in printed and "0.938" in printed  # the post's numbers beside ours
     for name in ("results.csv", "results.json", RUNS_FILE, "plotly.min.js"):
@@ -206,4 +205,3 @@ def test_reproduce_quick_writes_every_file(tmp_path, capsys):
     assert rows[("width", 128, 0)]["post_accuracy"] == 0.938
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 19
     assert len(_lines(out)) == 25
-    assert seconds < 60
