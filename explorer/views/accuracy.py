@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..callbacks import Callback
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 
 class _Series:
@@ -67,7 +67,7 @@ class AccuracyLoss(View):
         self._clear("ref")
         self._main = _Feed(self, "main")
         self.burn_in = None
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Scatter(name="train loss", x=[], y=[], mode="lines", line=dict(color=COLORS["dense"], width=1)),
                 go.Scatter(name="test accuracy", x=[], y=[], mode="lines+markers", yaxis="y2",

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
 from ..stats import feedback
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 
 class GradientFeedback(View):
@@ -34,7 +34,7 @@ class GradientFeedback(View):
         layout["yaxis"].update(type="log", title=dict(text="mean |g|"), exponentformat="power")
         layout["xaxis2"].update(title=dict(text="step"))
         layout["yaxis2"].update(title=dict(text="Spearman(|w|, |g|)"), range=[-0.2, 1.0])
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Bar(name="mean |g| per |w| decile", x=list(range(1, 11)), y=[], xaxis="x", yaxis="y",
                        marker_color=COLORS["dense"], showlegend=False),

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..stats import LOG_EDGES, log_histogram
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 
 class HistogramOverTime(View):
@@ -36,7 +36,7 @@ class HistogramOverTime(View):
         layout["yaxis"].update(title=dict(text="log10 |w|"))
         layout["xaxis2"].update(title=dict(text="log10 |w| at the chosen step"))
         layout["yaxis2"].update(type="log", title=dict(text="count"))
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="log10(1+count)", x=[], y=[], z=[], colorscale="Viridis", showscale=False,
                            xaxis="x", yaxis="y", hovertemplate="step %{x}<br>log10|w| %{y:.1f}<br>"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 
 class Speed(View):
@@ -18,7 +18,7 @@ class Speed(View):
         self.max_points = max_points
         self.rows: list[tuple] = []  # (step, phase, us_per_sample, alive)
         self._last = None
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Scatter(name="dense (burn-in) µs/sample", x=[], y=[], mode="lines+markers",
                            marker=dict(size=4), line=dict(color=COLORS["dense"])),

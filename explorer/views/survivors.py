@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
 from ..stats import mask_stability
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 
 def _image_shape(n_inputs: int, image_shape=None):
@@ -72,7 +72,7 @@ class Survivors(View):
         layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
         layout["xaxis2"].update(title=dict(text="burn-in step of the cut"))
         layout["yaxis2"].update(title=dict(text="Jaccard with the cut made"), range=[0, 1.02])
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, showscale=False,
                            xaxis="x", yaxis="y", hoverongaps=False),

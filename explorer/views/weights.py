@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ..prune import keep_flat, parse_rule
 from ..stats import log_histogram
-from .base import COLORS, View, base_layout
+from .base import COLORS, FigureWidget, View, base_layout
 
 MODES = {"abs": "|w|", "signed": "w", "grad": "|g|"}
 
@@ -38,7 +38,7 @@ class WeightHistogram(View):
         self.rule = None if rule is None else str(parse_rule(rule))
         self.kept = None  # (threshold, n_kept, n_considered) of the last preview
         self.cut = None  # threshold of the cut actually made at the prune
-        self.fig = go.FigureWidget(
+        self.fig = FigureWidget(
             data=[
                 go.Scatter(name="weights", mode="lines", line=dict(shape="hvh", color=COLORS["dense"], width=2),
                            fill="tozeroy", x=[], y=[], meta={}),
