@@ -7,8 +7,8 @@
     live_summary    all of the above for one array in one sort, never raising (for dashboards)
 
 Zeros are pruned weights and are left out; NaN/inf raise ExplorerError (`live_summary`
-counts them instead). The private kernels here (_hill, _gini_sorted, ...) also serve
-`tail_fit`, which reports the same numbers beside its fit.
+counts them instead). `_sorted_summary` computes them all from one sorted array, for
+`live_summary` and for `tail_fit`, which reports the same numbers beside its fit.
 """
 
 from __future__ import annotations
@@ -125,12 +125,17 @@ def live_summary(values, k: int | None = None) -> dict:
     if nz < 2:
         return out | {"mean_abs": float(a.max()) if nz else nan, "max_abs": float(a.max()) if nz else nan,
                       "hill_alpha": nan, "gini": nan, "kurtosis": nan, "top1_share": nan, "top10_share": nan}
-    xs = np.sort(a[a > 0] if nz < a.size else a)
+    return out | _sorted_summary(np.sort(a[a > 0] if nz < a.size else a), k)
+
+
+def _sorted_summary(xs: np.ndarray, k: int | None = None) -> dict:
+    """mean_abs, max_abs, hill_alpha (top k, default 1%), gini, kurtosis, top1_share and
+    top10_share of sorted positive values (at least 2); what live_summary and tail_fit report."""
     n = xs.size
     total = float(np.sum(xs, dtype=np.float64))
     kk = _default_k(n) if k is None else int(min(max(k, 1), n - 1))
     k1, k10 = _top_count(n, 0.01), _top_count(n, 0.10)
-    return out | {
+    return {
         "mean_abs": total / n,
         "max_abs": float(xs[-1]),
         "hill_alpha": _hill(xs[n - kk :], float(xs[n - kk - 1])),

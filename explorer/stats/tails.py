@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ExplorerError
 from ._checks import _magnitudes
-from .summary import _default_k, _gini_sorted, _hill, _kurtosis, _top_count
+from .summary import _sorted_summary
 
 ALTERNATIVES = ("lognormal", "exponential", "stretched_exponential")
 
@@ -129,14 +129,10 @@ def tail_fit(values, *, sample: int = 20_000, tail: tuple[float, float] = (0.05,
             r, p = f.distribution_compare("power_law", name)
             comparisons[name] = (float(r), float(p))
     xs = np.sort(x)
-    total = float(np.sum(xs, dtype=np.float64))
-    k1, k10 = _top_count(n, 0.01), _top_count(n, 0.10)
-    kh = _default_k(n)
+    st = _sorted_summary(xs)
     return TailFit(
         alpha=float(pl.alpha), sigma=float(pl.standard_err), xmin=xmin, ks=float(pl.D),
-        comparisons=comparisons, hill_alpha=_hill(xs[n - kh :], float(xs[n - kh - 1])), n=n,
+        comparisons=comparisons, hill_alpha=st["hill_alpha"], n=n,
         n_tail=int(n - np.searchsorted(xs, xmin, side="left")), n_fit=int(f.n),
-        gini=_gini_sorted(xs), kurtosis=_kurtosis(xs),
-        top1_share=float(np.sum(xs[n - k1 :], dtype=np.float64)) / total,
-        top10_share=float(np.sum(xs[n - k10 :], dtype=np.float64)) / total,
+        gini=st["gini"], kurtosis=st["kurtosis"], top1_share=st["top1_share"], top10_share=st["top10_share"],
         p_threshold=p_threshold, valid=valid)
