@@ -255,6 +255,87 @@ def test_mask_stability_curve():
     assert "MaskStability(" in repr(ms)
 
 
+
+# -- masks as sorted flat indices (no dense copy) ----------------------------------------------
+def _dense_churn(before, after):
+    nb = int(np.count_nonzero(before))
+    new = int(np.count_nonzero(after & ~before))
+    return (0.0 if new == 0 else math.inf) if nb == 0 else new / nb
+
+
+@pytest.mark.parametrize("shape", [(785, 128), (1, 50), (50, 1), (30, 7)])
+def test_index_mask_statistics_equal_the_dense_ones(shape):
+    rng = np.random.default_rng(12)
+    n_in, n_out = shape
+    size = n_in * n_out
+    densities = [0.0, 0.001, 0.03, 0.5, 1.0]
+    masks = [rng.random(shape) < d for d in densities]
+    masks.append(keep_flat(np.abs(rng.normal(size=size)), "halving:5").reshape(shape))  # the post's rule
+    masks.append(masks[2] | (rng.random(shape) < 0.01))  # overlapping a sibling
+    for a in masks:
+        ia = np.flatnonzero(a)
+        assert S.coverage(ia, n_in, n_out) == (a.any(axis=1).mean(), a.any(axis=0).mean())
+        for b in masks:
+            ib = np.flatnonzero(b)
+            assert S.jaccard_index(ia, ib) == S.jaccard(a, b)
+            assert S.churn(ia, ib) == _dense_churn(a, b)
+
+
+def test_index_mask_statistics_known_cases():
+    a = np.array([0, 3, 5, 9], dtype=np.int64)
+    assert S.jaccard_index(a, a) == 1.0 and S.churn(a, a) == 0.0
+    assert S.jaccard_index(a, a + 1) == 0.0 and S.churn(a, a + 1) == 1.0  # replaced entirely
+    assert S.jaccard_index(a, [0, 3]) == 0.5 and S.churn(a, [0, 3]) == 0.0  # only drops: nothing new
+    assert S.churn([0, 3], a) == 1.0  # two new per two before
+    assert S.jaccard_index([], []) == 1.0 and S.churn([], []) == 0.0 and S.churn([], a) == math.inf
+    assert S.jaccard_index(a.astype(np.uint32), a.astype(np.int32)) == 1.0
+    # a (3, 4) layer: inputs 0 and 2 used, units 0, 1, 3 used
+    assert S.coverage([0, 1, 8, 11], 3, 4) == (2 / 3, 3 / 4)
+    assert S.coverage(np.arange(12), 3, 4) == (1.0, 1.0) and S.coverage([], 3, 4) == (0.0, 0.0)
+
+
+def test_index_mask_statistics_at_a_million_hidden_units():
+    """784 inputs x 1,000,000 hidden units: a dense bool mask would be 784 MB; these stay small."""
+    import tracemalloc
+
+    n_in, n_out, k = 784, 1_000_000, 200_000
+    rng = np.random.default_rng(13)
+    before = np.unique(rng.integers(0, n_in * n_out, k))
+    keep = before[rng.random(before.size) < 0.75]  # 3/4 survive a rewiring step ...
+    after = np.union1d(keep, rng.integers(0, n_in * n_out, before.size - keep.size))  # ... the rest regrow
+    tracemalloc.start()
+    try:
+        j, c, (f_in, f_out) = S.jaccard_index(before, after), S.churn(before, after), S.coverage(after, n_in, n_out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6, f"peak {peak / 1e6:.0f} MB"
+    n_both = keep.size + np.intersect1d(before, np.setdiff1d(after, keep)).size
+    assert j == n_both / (before.size + after.size - n_both)
+    assert c == pytest.approx(0.25, abs=0.01)
+    assert f_in == 1.0  # ~255 weights per input row
+    assert f_out == np.unique(after % n_out).size / n_out and f_out == pytest.approx(1 - math.exp(-0.2), abs=0.01)
+
+
+def test_index_mask_bad_input():
+    with pytest.raises(ExplorerError, match="a_idx is not strictly increasing"):
+        S.jaccard_index([3, 1], [1])
+    with pytest.raises(ExplorerError, match=r"after_idx is not strictly increasing .* np.unique\(after_idx\)"):
+        S.churn([1], [2, 2])
+    with pytest.raises(ExplorerError, match="b_idx has dtype float64"):
+        S.jaccard_index([1], [1.0, 2.0])
+    with pytest.raises(ExplorerError, match=r"shape \(2, 2\); expected a 1-D integer array"):
+        S.jaccard_index(np.arange(4).reshape(2, 2), [1])
+    with pytest.raises(ExplorerError, match="position -1; expected positions >= 0"):
+        S.churn([-1, 0], [0])
+    with pytest.raises(ExplorerError, match="position 12; expected positions < 12"):
+        S.coverage([0, 12], 3, 4)
+    with pytest.raises(ExplorerError, match="n_out=0; expected a positive integer"):
+        S.coverage([0], 3, 0)
+    with pytest.raises(ExplorerError, match="n_in=2.5"):
+        S.coverage([0], 2.5, 4)
+
+
 # -- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("fn", [S.tail_fit, S.hill_alpha, S.gini, S.kurtosis, S.top_share, S.ccdf])
 def test_bad_values(fn):

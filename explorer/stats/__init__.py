@@ -10,7 +10,8 @@ one job per module:
     tails           tail_fit -> TailFit: a proper Clauset-Shalizi-Newman tail fit (~0.5 s)
     grad_feedback   feedback -> Feedback: |w| vs |g| rank correlation and per-decile curves
     masks           jaccard, mask_overlap -> Overlap, mask_stability -> MaskStability: how much
-                    of an early mask survives to a late one
+                    of an early mask survives to a late one; jaccard_index, churn, coverage:
+                    the same for masks given as sorted flat indices (no dense copy)
 
 Every public name is re-exported here: use `from explorer.stats import X`. Pure numpy/scipy,
 plus the `powerlaw` package inside `tail_fit` (imported there, lazily: it pulls in a plotting
@@ -21,11 +22,21 @@ count them so a dashboard keeps drawing when a run diverges).
 
 from .grad_feedback import Feedback, feedback
 from .histograms import LOG_EDGES, LOG_HI, LOG_LO, PER_DECADE, LogHistogram, ccdf, log_histogram
-from .masks import MaskStability, Overlap, jaccard, mask_overlap, mask_stability, random_jaccard
+from .masks import (
+    MaskStability,
+    Overlap,
+    churn,
+    coverage,
+    jaccard,
+    jaccard_index,
+    mask_overlap,
+    mask_stability,
+    random_jaccard,
+)
 from .summary import gini, hill_alpha, kurtosis, live_summary, top_share
 from .tails import ALTERNATIVES, TailFit, tail_fit
 
 __all__ = ["ALTERNATIVES", "LOG_EDGES", "LOG_HI", "LOG_LO", "PER_DECADE", "Feedback", "LogHistogram",
-           "MaskStability", "Overlap", "TailFit", "ccdf", "feedback", "gini", "hill_alpha", "jaccard",
-           "kurtosis", "live_summary", "log_histogram", "mask_overlap", "mask_stability", "random_jaccard",
-           "tail_fit", "top_share"]
+           "MaskStability", "Overlap", "TailFit", "ccdf", "churn", "coverage", "feedback", "gini", "hill_alpha",
+           "jaccard", "jaccard_index", "kurtosis", "live_summary", "log_histogram", "mask_overlap",
+           "mask_stability", "random_jaccard", "tail_fit", "top_share"]

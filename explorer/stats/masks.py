@@ -3,8 +3,14 @@
     jaccard, random_jaccard             overlap of two boolean masks, and its chance level
     mask_overlap -> Overlap             the masks a pruning rule keeps at two steps, compared
     mask_stability -> MaskStability     that overlap as a function of burn-in length
+    jaccard_index, churn, coverage      the same questions for masks given as sorted flat
+                                        indices: no dense copy, so a million hidden units fit
 
-Masks come from explorer.prune.keep_flat, the trainer's own rule code.
+Dense masks come from explorer.prune.keep_flat, the trainer's own rule code. An index mask is
+the sorted int64 positions of the surviving weights in the flattened (n_in, n_out) layer
+(row-major: position i * n_out + j is input i -> unit j), e.g. np.flatnonzero(mask); its
+statistics cost O(surviving weights) memory (plus n_out counters for `coverage`), never
+O(n_in * n_out).
 """
 
 from __future__ import annotations
@@ -193,3 +199,76 @@ def mask_stability(snapshots, rule, reference=None, rng: np.random.Generator | N
                          random_jaccard=col("random_jaccard"), distance_prev=np.array(dist),
                          reference_step=ref_step, rule=str(rule),
                          n_kept=np.array([r.n_early for r in rows], dtype=np.int64))
+
+
+# -- masks as sorted flat indices (no dense copy) ---------------------------------------------
+def _indices(fn: str, name: str, idx, size: int | None = None) -> np.ndarray:
+    """`idx` as a 1-D int64 array of strictly increasing positions in [0, size)."""
+    a = np.asarray(idx)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise ExplorerError(f"{fn}: {name} has dtype {a.dtype} and shape {a.shape}; expected a 1-D integer "
+                            f"array of flat positions, e.g. np.flatnonzero(mask)")
+    a = a.astype(np.int64, copy=False)
+    if not np.all(a[1:] > a[:-1]):
+        raise ExplorerError(f"{fn}: {name} is not strictly increasing (unsorted or repeated positions); "
+                            f"expected sorted unique positions, e.g. np.unique({name})")
+    if a[0] < 0:
+        raise ExplorerError(f"{fn}: {name} holds position {a[0]}; expected positions >= 0")
+    if size is not None and a[-1] >= size:
+        raise ExplorerError(f"{fn}: {name} holds position {a[-1]}; expected positions < {size} "
+                            f"(n_in * n_out, the layer's size)")
+    return a
+
+
+def _n_common(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.intersect1d(a, b, assume_unique=True).size)
+
+
+def jaccard_index(a_idx, b_idx) -> float:
+    """|A and B| / |A or B| of two masks given as sorted flat indices (1.0 if both are empty).
+
+    Equals `jaccard(mask_a, mask_b)` with a_idx = np.flatnonzero(mask_a), without a dense
+    mask (~0.1 s for two 5M-weight masks). Raises ExplorerError unless both are 1-D integer
+    arrays of strictly increasing, non-negative positions.
+    """
+    a, b = _indices("jaccard_index", "a_idx", a_idx), _indices("jaccard_index", "b_idx", b_idx)
+    both = _n_common(a, b)
+    union = a.size + b.size - both
+    return both / union if union else 1.0
+
+
+def churn(before_idx, after_idx) -> float:
+    """Fraction of a mask that changed: |after \\ before| / |before|, masks as sorted flat indices.
+
+    The weights `after` keeps that `before` did not, per weight `before` kept: 0 for the same
+    mask, 1 when a mask of the same size was replaced entirely (with a fixed budget it is
+    also the fraction of `before` that was dropped). 0.0 if both are empty, inf if only
+    `before` is. Raises ExplorerError as `jaccard_index`.
+    """
+    b, a = _indices("churn", "before_idx", before_idx), _indices("churn", "after_idx", after_idx)
+    new = a.size - _n_common(b, a)
+    if b.size == 0:
+        return 0.0 if a.size == 0 else math.inf
+    return new / b.size
+
+
+def coverage(idx, n_in: int, n_out: int) -> tuple[float, float]:
+    """(fraction of the n_in inputs with at least one kept weight, fraction of the n_out
+    units with at least one), for a mask given as sorted flat indices of an (n_in, n_out) layer.
+
+    Equals (mask.any(axis=1).mean(), mask.any(axis=0).mean()) of the dense mask; counts with
+    np.bincount, so it needs O(len(idx) + n_in + n_out) memory. An empty mask gives (0.0, 0.0).
+    Raises ExplorerError for n_in or n_out below 1, or `idx` as `jaccard_index` or with a
+    position >= n_in * n_out.
+    """
+    for name, n in (("n_in", n_in), ("n_out", n_out)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ExplorerError(f"coverage: {name}={n!r}; expected a positive integer, the layer's shape "
+                                f"(n_in, n_out)")
+    a = _indices("coverage", "idx", idx, int(n_in) * int(n_out))
+    rows, cols = np.divmod(a, int(n_out))
+    used_in = np.count_nonzero(np.bincount(rows, minlength=int(n_in)))
+    used_out = np.count_nonzero(np.bincount(cols, minlength=int(n_out)))
+    return used_in / int(n_in), used_out / int(n_out)
