@@ -494,7 +494,7 @@ def test_import_is_light():
 
 
 def test_pickle_helper_accepts_plain_arrays_round_trip():
-    from explorer.data import _unpickle
+    from explorer.data.decode import unpickle as _unpickle
 
     array = np.arange(12, dtype=np.int16).reshape(3, 4)
     for protocol in (2, 4, 5):

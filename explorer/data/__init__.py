@@ -1,0 +1,32 @@
+"""Data sets: find, download, verify, decode and split them; nothing else.
+
+    from explorer.data import load
+    data = load("fashion-mnist")        # Dataset: float32 inputs in [0, 1], int64 labels
+
+One module per job:
+  registry.py  DatasetSpec, one per data set (names, shape, classes, files and hashes,
+               mirrors, size, decoder) and REGISTRY; `register()` adds a data set
+  sources.py   where files are looked for, mirrors, download and SHA-256 verification
+  decode.py    IDX, pickles (restricted unpickler), CIFAR-10, and the decoded-array cache
+  dataset.py   Dataset, load() with its splits, list_report() (`explorer data list`)
+
+Importing this package is light: pooch, requests and scikit-learn load only when needed.
+"""
+
+from explorer.data.dataset import Dataset, list_report, load
+from explorer.data.registry import (
+    CLASSES,
+    DATASETS,
+    FORMATS,
+    REGISTRY,
+    SHAPES,
+    DatasetSpec,
+    canonical_name,
+    register,
+    unregister,
+)
+from explorer.data.sources import cache_dir, fetch
+from explorer.errors import DataError
+
+__all__ = ["CLASSES", "DATASETS", "FORMATS", "REGISTRY", "SHAPES", "DataError", "Dataset", "DatasetSpec",
+           "cache_dir", "canonical_name", "fetch", "list_report", "load", "register", "unregister"]

@@ -1,0 +1,273 @@
+"""`load(name)` -> `Dataset`: find or download the files, decode (or reuse the cache), split.
+
+`load` returns float32 inputs in [0, 1], flattened to (n, features), and int64 labels. Names
+are those in the registry ("mnist", "fashion-mnist", "cifar10", "digits", "random", and any
+registered later, or an alias) or "auto".
+
+Safety: hashes (SHA-256) are checked for files in the cache, i.e. files this package
+downloaded; a cached file with a wrong hash is deleted and fetched again once, then refused.
+Files elsewhere are checked structurally by the decoders.
+
+digits: scikit-learn's 8x8 digits divided by 16; the first 1,500 are train, the last 297 test.
+random: the control; uniform float32 inputs and uniform labels with MNIST's shape
+(60,000/10,000 x 784, 10 classes), generated in seeded blocks of 1,024 rows so a subset costs
+only its own rows and equals the start of the full set.
+
+Splits (applied in this order): `heldout="post"` is the post's protocol on MNIST-shaped data:
+train = training samples 0..39,999, test = training samples 40,000..40,499 (the official test
+set is not used). `validation=n` instead takes the last n training samples as the test set and
+trains on the rest. Then `n_train`/`n_test` keep the first n of each part.
+
+`auto`: MNIST if it is on this machine, or if `download` is true and a mirror answers a HEAD
+request within 3 s (the probe runs in a thread so offline DNS cannot hang it); else
+Fashion-MNIST if it is on this machine; else digits. It prints one line (stderr) saying which.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from explorer.data import decode, sources
+from explorer.data.registry import REGISTRY, DatasetSpec, canonical_name, spec_of
+from explorer.errors import DataError
+
+_POST_TRAIN, _POST_TEST = 40_000, 500
+
+
+@dataclass(repr=False)
+class Dataset:
+    """Inputs flattened to (n, n_features) float32 in [0, 1]; labels int64 in 0..n_classes-1."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    classes: list = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_train(self) -> int:
+        return self.X_train.shape[0]
+
+    @property
+    def n_test(self) -> int:
+        return self.X_test.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, train={self.n_train}x{self.n_features}, "
+                f"test={self.n_test}, classes={self.n_classes}, source={self.source!r})")
+
+
+# ---------------------------------------------------------------- stored arrays
+
+
+def _raw(spec: DatasetSpec, data_dir, download: bool, verbose: bool):
+    """Decoded (X_train, y_train, X_test, y_test) in their stored dtypes, and the source."""
+    name = spec.name
+    found = sources.find_local(spec, data_dir)
+    if found is None:
+        if not download:
+            raise _not_found(name, data_dir, "download=False")
+        try:
+            folder = sources.fetch(name, progress=verbose)
+        except sources.DownloadFailed as exc:
+            raise _not_found(name, data_dir, "download failed: " + "; ".join(exc.failures)) from None
+        found = ("cache", folder, *sources.find_in(spec, folder, "cache"))
+    kind, folder, fmt, files = found
+    cache = sources.cache_dir()
+    entry = decode.cache_entry(cache, name, files)
+    arrays = decode.read_entry(entry)
+    if arrays is None:
+        if kind == "cache":     # files we downloaded: check their hashes before trusting them
+            for path in files.values() if fmt != "pkl" else ():
+                if path.name in spec.files and sources.sha256(path) not in spec.files[path.name]:
+                    if not download:
+                        raise DataError(f"{path}: SHA-256 does not match the published hash; delete it and "
+                                        f"run `explorer data fetch {name}`")
+                    sources.download(spec, path.name, folder, sources.mirrors_of(spec), verbose)
+            entry = decode.cache_entry(cache, name, files)
+        arrays = decode.decode(spec, fmt, files)
+        decode.write_entry(entry, arrays)
+    source = files["tar"] if fmt == "cifar-tar" else files["pkl"] if fmt == "pkl" else folder
+    return arrays, str(source)
+
+
+def _not_found(name, data_dir, why):
+    try:
+        searched = [str(p) for _, p in sources.places(name, data_dir)]
+    except DataError:
+        searched = []
+    return DataError(f"{name} not found (searched {', '.join(searched)}; {why}); run "
+                     f"`explorer data fetch {name}` with a network, or use --dataset digits")
+
+
+def _digits(spec: DatasetSpec):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = (digits.data / 16).astype(np.float32), digits.target.astype(np.int64)
+    cut = spec.n_samples[0]
+    return [X[:cut], y[:cut], X[cut:], y[cut:]], "sklearn.datasets.load_digits"
+
+
+def _random_rows(spec: DatasetSpec, seed: int, split: int, start: int, stop: int):
+    """Rows start..stop of the random control set; blocks of 1,024 rows have their own seed."""
+    B, F, C = 1024, spec.n_features, spec.n_classes
+    Xs, ys = [], []
+    for block in range(start // B, -(-stop // B)):
+        rng = np.random.default_rng([seed, split, block])
+        X = rng.random((B, F), dtype=np.float32)
+        y = rng.integers(0, C, B, dtype=np.int64)
+        lo, hi = max(start - block * B, 0), min(stop - block * B, B)
+        Xs.append(X[lo:hi])
+        ys.append(y[lo:hi])
+    if not Xs:
+        return np.zeros((0, F), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(Xs), np.concatenate(ys)
+
+
+def _to_float(X: np.ndarray) -> np.ndarray:
+    if X.dtype == np.uint8:
+        out = X.astype(np.float32)
+        out /= np.float32(255)       # divide, not multiply by 1/255: 255 maps to exactly 1.0
+        return out
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- splits
+
+
+def _count(value, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise DataError(f"{what} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _plan(name, n_total_train, n_total_test, n_train, n_test, heldout, validation):
+    """((part, start, stop) for train, same for test); part is 'train' or 'test'."""
+    if heldout is not None:
+        if heldout != "post":
+            raise DataError(f"heldout must be None or 'post', got {heldout!r}")
+        if validation:
+            raise DataError("heldout='post' and validation= both choose the test set; pass only one")
+        if n_total_train < _POST_TRAIN + _POST_TEST:
+            raise DataError(f"heldout='post' needs 40,500 training samples of MNIST-shaped data; {name} "
+                            f"has {n_total_train}; use validation= instead")
+        train, test = ("train", 0, _POST_TRAIN), ("train", _POST_TRAIN, _POST_TRAIN + _POST_TEST)
+    elif validation:
+        if validation >= n_total_train:
+            raise DataError(f"validation={validation} leaves no training samples ({name} has "
+                            f"{n_total_train}); pass a smaller number")
+        cut = n_total_train - validation
+        train, test = ("train", 0, cut), ("train", cut, n_total_train)
+    else:
+        train, test = ("train", 0, n_total_train), ("test", 0, n_total_test)
+    out = []
+    for (part, lo, hi), n, what in ((train, n_train, "n_train"), (test, n_test, "n_test")):
+        if n is not None:
+            if n == 0 or n > hi - lo:
+                raise DataError(f"{what}={n} but {name} has {hi - lo} samples in that part; "
+                                f"pass 1..{hi - lo}")
+            hi = lo + n
+        out.append((part, lo, hi))
+    return out
+
+
+def _choose_auto(data_dir, download, verbose) -> str:
+    how = "get MNIST with `explorer data fetch mnist`"
+    mnist, fashion = REGISTRY["mnist"], REGISTRY["fashion-mnist"]
+    if sources.find_local(mnist, data_dir):
+        choice, why = "mnist", "found on this machine"
+    elif download and sources.reachable(mnist):
+        choice, why = "mnist", "downloading it"
+    elif sources.find_local(fashion, data_dir):
+        offline = " and no mirror answered" if download else ""
+        choice, why = "fashion-mnist", f"MNIST is not on this machine{offline}; {how}"
+    else:
+        choice, why = "digits", f"neither MNIST nor Fashion-MNIST is on this machine; {how}"
+    if verbose:
+        print(f"explorer: data set 'auto' -> {choice} ({why})", file=sys.stderr)
+    return choice
+
+
+# ---------------------------------------------------------------- public
+
+
+def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None, validation=0,
+         seed=0, download=True, verbose=True) -> Dataset:
+    """Load a data set by name; see the module docstrings for places, formats and splits."""
+    name = canonical_name(name)
+    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
+    validation = _count(validation, "validation") or 0
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+    if heldout is not None and name != "auto" and not REGISTRY[name].mnist_shaped:
+        raise DataError(f"heldout='post' is the post's protocol for MNIST-shaped data, not {name}; "
+                        f"use validation= instead")
+    if name == "auto":
+        name = _choose_auto(data_dir, download, verbose)
+    spec = spec_of(name)
+
+    if spec.format == "generated":
+        plan = _plan(name, *spec.n_samples, n_train, n_test, heldout, validation)
+        parts = [_random_rows(spec, int(seed), 0 if part == "train" else 1, lo, hi) for part, lo, hi in plan]
+        source = f"generated (seed {seed})"
+    else:
+        if spec.format == "sklearn-digits":
+            arrays, source = _digits(spec)
+        else:
+            arrays, source = _raw(spec, data_dir, download, verbose)
+        stored = {"train": arrays[:2], "test": arrays[2:]}
+        plan = _plan(name, len(arrays[0]), len(arrays[2]), n_train, n_test, heldout, validation)
+        parts = [(_to_float(stored[p][0][lo:hi]), stored[p][1][lo:hi].astype(np.int64)) for p, lo, hi in plan]
+    (X_train, y_train), (X_test, y_test) = parts
+    return Dataset(name, X_train, y_train, X_test, y_test, spec.image_shape, list(spec.classes), source)
+
+
+_NO_FILES = {"sklearn-digits": "available: bundled with scikit-learn (offline)",
+             "generated": "available: generated from a seed (the control data set)"}
+
+
+def list_report(data_dir=None) -> str:
+    """What `explorer data list` prints: each data set, whether it is available and from where."""
+    lines = []
+    for name, spec in REGISTRY.items():
+        if spec.format in _NO_FILES:
+            status = _NO_FILES[spec.format]
+        else:
+            try:
+                found = sources.find_local(spec, data_dir)
+            except DataError as exc:
+                found, status = None, f"broken: {exc}"
+            else:
+                status = ""
+            if found:
+                kind, folder, fmt, files = found
+                where = files.get("tar") or files.get("pkl") or folder
+                status = f"available: {where} ({'downloaded copy' if kind == 'cache' else kind + ' copy'})"
+            elif status:
+                pass
+            elif spec.downloadable:
+                host = sources.mirrors_of(spec)[0]
+                status = (f"not on this machine; `explorer data fetch {name}` downloads it "
+                          f"({spec.size or 'size unknown'}) from {host}")
+            else:
+                status = "not on this machine; put its files in a folder and pass it as data_dir"
+        lines.append(f"{name:<14} {status}")
+    lines.append(f"searched: data_dir, $EXPLORER_DATA, cache {sources.cache_dir()}, system {sources.system_dir()}")
+    return "\n".join(lines)
