@@ -72,12 +72,19 @@ def output_delta(out: np.ndarray, y: np.ndarray, relu: bool):
     return float(0.5 * np.sum(E * E) / B), E * (1.0 - out * out)
 
 
-def _hidden(A: np.ndarray, relu: bool) -> np.ndarray:
-    return np.maximum(A, 0.0) if relu else np.tanh(A)
+def hidden(A: np.ndarray, relu: bool, out=None) -> np.ndarray:
+    """The hidden units' activation f(A): ReLU or tanh (into `out` if given)."""
+    return np.maximum(A, 0.0, out=out) if relu else np.tanh(A, out=out)
 
 
-def _fprime(H: np.ndarray, relu: bool) -> np.ndarray:
+def fprime(H: np.ndarray, relu: bool) -> np.ndarray:
+    """f' from the activations H = f(A): (H > 0) for ReLU, 1 - H^2 for tanh."""
     return (H > 0).astype(H.dtype) if relu else 1.0 - H * H
+
+
+def update(W: np.ndarray, c: float, G) -> None:
+    """The update, in place: W += c * G, with G the raw gradient H^T D (c = lr / B)."""
+    W += c * G
 
 
 def forward(layers, Xa: np.ndarray, relu: bool) -> list[np.ndarray]:
@@ -88,7 +95,7 @@ def forward(layers, Xa: np.ndarray, relu: bool) -> list[np.ndarray]:
     for l, W in enumerate(layers):
         A = np.asarray(H[-1] @ W)  # (B, n_out)
         if l < L - 1:
-            A = _hidden(A, relu)
+            A = hidden(A, relu)
         elif not relu:
             A = np.tanh(A)
         H.append(A)
@@ -101,15 +108,15 @@ def backward(layers, H, y, relu: bool):
     Ds = [None] * len(H)
     Ds[-1] = D
     for l in range(len(layers) - 1, 0, -1):
-        Ds[l] = np.asarray(Ds[l + 1] @ layers[l].T) * _fprime(H[l], relu)  # (B, n_l)
+        Ds[l] = np.asarray(Ds[l + 1] @ layers[l].T) * fprime(H[l], relu)  # (B, n_l)
     return loss, Ds
 
 
 class DenseWork:
     """Buffers of the dense phase at batch size B, reused by every step: activations H[v]
     (H[0] is the input with its bias column already 1, filled by the caller or by
-    `dense_step`), deltas D[v] and a scratch per level, so that a step allocates nothing
-    as large as a layer (matmul and the elementwise ops write with out=)."""
+    `dense_step`) and deltas D[v], so that a step allocates nothing as large as a layer
+    (matmul and the elementwise ops write with out=)."""
 
     def __init__(self, sizes, B: int):
         self.B = B
@@ -117,8 +124,6 @@ class DenseWork:
         self.H = [np.empty((B, n)) for n in sizes]
         self.H[0][:, -1] = 1.0
         self.D = [None] + [np.empty((B, n)) for n in sizes[1:]]
-        self.S = [None] + [np.empty((B, n)) for n in sizes[1:]]
-        self.rows = np.arange(B)
 
     def fits(self, Ws, B: int) -> bool:
         return B == self.B and self.sizes == (Ws[0].shape[0], *(w.shape[1] for w in Ws))
@@ -139,45 +144,31 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
     B = Xa.shape[0]
     if work is None or not work.fits(Ws, B):
         work = DenseWork([Ws[0].shape[0], *(w.shape[1] for w in Ws)], B)
-    H, Ds, S = work.H, work.D, work.S
+    H, Ds = work.H, work.D
     if Xa is not H[0]:
         H[0][...] = Xa
     L = len(Ws)
     for l, W in enumerate(Ws):  # forward
         A = H[l + 1]
         np.matmul(H[l], W, out=A)
-        if l < L - 1 and relu:
-            np.maximum(A, 0.0, out=A)
-        elif l < L - 1 or not relu:
+        if l < L - 1:
+            hidden(A, relu, out=A)
+        elif not relu:
             np.tanh(A, out=A)
     out = H[L]
-    if relu:
-        loss, D = output_delta(out, y, relu)
-        Ds[L][...] = D
-    elif HAVE_NUMBA:  # output_delta's tanh branch in one pass
+    if HAVE_NUMBA and not relu:  # output_delta's tanh branch in one pass, no temporaries
         loss = _tanh_out_delta(out, y, Ds[L]) / B
-    else:  # output_delta's tanh branch without its temporaries: E = T - out, D = E (1 - out^2)
-        E, D = S[L], Ds[L]
-        np.subtract(-1.0, out, out=E)
-        E[work.rows, y] = 1.0 - out[work.rows, y]
-        loss = float(0.5 * np.sum(E * E) / B)
-        np.multiply(out, out, out=D)
-        np.subtract(1.0, D, out=D)
-        np.multiply(E, D, out=D)
+    else:  # (softmax stays numpy's everywhere: exp and the loss's sum round differently in numba)
+        loss, Ds[L][...] = output_delta(out, y, relu)
     if not np.isfinite(loss):
         return loss, None, None
     for l in range(L - 1, 0, -1):  # backward: D[l] = (D[l+1] W[l]^T) * f'(H[l])
         D = Ds[l]
         np.matmul(Ds[l + 1], Ws[l].T, out=D)
-        if HAVE_NUMBA:  # one pass instead of three, the same roundings
+        if HAVE_NUMBA:  # one pass, no temporary, the same roundings
             _times_fprime(D.reshape(-1), H[l].reshape(-1), relu)
-            continue
-        if relu:
-            np.greater(H[l], 0.0, out=S[l])
         else:
-            np.multiply(H[l], H[l], out=S[l])
-            np.subtract(1.0, S[l], out=S[l])
-        np.multiply(D, S[l], out=D)
+            D *= fprime(H[l], relu)
     factors = [(H[l], Ds[l + 1]) for l in range(L)]
     G = [np.matmul(h.T, d) for h, d in factors] if keep_grads else None
     if apply:
@@ -186,7 +177,7 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
 
 
 def apply_dense(Ws, factors, lr: float, masks=None) -> None:
-    """W += (lr / B) * H^T D for each layer, in place with BLAS: one pass over W and no
+    """W += (lr / B) * H^T D for each layer (`update`), in place with BLAS: one pass over W and no
     temporaries, which is what makes the dense phase fast. At B = 1 scipy's dger (W.T is
     Fortran-ordered (n_out, n_in), so BLAS updates it in place); at B > 1 a dgemm with
     beta = 1 in numpy's own BLAS (`numpy_blas`), so that every product of a step at B > 1
@@ -194,7 +185,7 @@ def apply_dense(Ws, factors, lr: float, masks=None) -> None:
     for l, (W, (h, d)) in enumerate(zip(Ws, factors)):
         c = lr / h.shape[0]
         if masks is not None and masks[l] is not None:
-            W += c * (h.T @ d) * masks[l]
+            update(W, c, (h.T @ d) * masks[l])
         elif h.shape[0] == 1:
             _blas.dger(c, d[0], h[0], a=W.T, overwrite_a=1)
         else:
@@ -241,7 +232,7 @@ def gemm_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> None:
     fn = numpy_blas()[1]
     ok = all(a.dtype == np.float64 and a.flags.c_contiguous for a in (W, h, d))
     if fn is None or not ok:
-        W += c * (h.T @ d)
+        update(W, c, h.T @ d)
         return
     n_in, n_out = W.shape  # row-major, A = h transposed (B x n_in), B = d (B x n_out)
     fn(101, 112, 111, n_in, n_out, h.shape[0], c, h.ctypes.data, n_in, d.ctypes.data, n_out, 1.0, W.ctypes.data,
@@ -356,7 +347,7 @@ def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, a
         if graw is not None:
             graw[net.nz_off[l] : net.nz_off[l + 1]] = g
         if apply:
-            net.values(l)[:] += c * g
+            update(net.values(l), c, g)
     return loss
 
 
@@ -673,7 +664,7 @@ def apply_raw(net: SparseNet, graw, lr: float, B: int, engine: str = "numba") ->
     if engine == "numba" and HAVE_NUMBA:
         _apply(net.data, graw, c)
     else:
-        net.data += c * graw
+        update(net.data, c, graw)
 
 
 def predict_net(net: SparseNet, X: np.ndarray, relu: bool) -> np.ndarray:
