@@ -502,3 +502,78 @@ def test_pickle_helper_accepts_plain_arrays_round_trip():
         out = _unpickle(data, "x", "mnist")
         np.testing.assert_array_equal(out["a"][0], array)
         assert out[b"k"] == 3.0
+
+
+# ---------------------------------------------------------------- prepare(): what a model may train on
+
+
+def test_prepare_normalises_arrays_and_datasets():
+    from explorer.data import TrainingData, prepare
+
+    rng = np.random.default_rng(0)
+    X = np.asfortranarray(rng.integers(0, 9, (12, 5)))                 # int, Fortran order
+    y = (np.arange(12) % 3).astype(np.float32)                          # whole-number floats
+    d = prepare((X, y))
+    assert isinstance(d, TrainingData) and d.name == "arrays" and d.image_shape is None
+    assert d.X.dtype == np.float64 and d.X.flags.c_contiguous and d.y.dtype == np.int64
+    assert (d.n_train, d.n_test, d.n_features, d.n_classes) == (12, 12, 5, 3)
+    np.testing.assert_array_equal(d.X_test, X)                          # (X, y): tested on its training data
+    assert "train=12x5 float64" in repr(d)
+
+    X32 = rng.random((12, 5), dtype=np.float32)
+    d = prepare((X32, y, X32[:4], y[:4]), n_train=10, n_test=2)
+    assert d.X.dtype == np.float32 and d.X.flags.c_contiguous and (d.n_train, d.n_test) == (10, 2)
+    np.testing.assert_array_equal(d.X, X32[:10])
+
+    ds = load("digits", verbose=False)
+    d = prepare(ds, n_train=1500, n_test=7)
+    assert (d.name, d.image_shape, d.n_classes, d.n_train, d.n_test) == ("digits", (8, 8), 10, 1500, 7)
+    assert d.X.dtype == np.float32 and np.shares_memory(d.X, ds.X_train)   # float32 is used as it is
+    with pytest.raises(AttributeError):
+        d.X = None                                                      # read-only
+
+
+_X = np.random.default_rng(1).random((10, 4))
+_Y = np.arange(10) % 3
+
+
+@pytest.mark.parametrize("data, kwargs, words", [
+    (42, {}, "expected a Dataset from explorer.load() or (X, y[, X_test, y_test]) arrays, got int"),
+    ((_X, _Y, _X), {}, "got tuple"),
+    ((_X[0], _Y), {}, "X_train has shape (4,); expected (n_samples, n_features)"),
+    ((_X.astype(str), _Y), {}, "X_train has dtype <U"),
+    ((_X + 1j, _Y), {}, "expected real numbers"),
+    ((np.where(_X > 0.5, np.nan, _X), _Y), {}, "X_train contains NaN or inf"),
+    ((_X, _Y, np.full((3, 4), np.inf), _Y[:3]), {}, "X_test contains NaN or inf"),
+    ((_X, _Y[:, None]), {}, "y_train has shape (10, 1); expected one integer label per sample"),
+    ((_X, _Y[:9]), {}, "y_train has 9 labels but there are 10 samples"),
+    ((_X, _Y + 0.5), {}, "y_train must hold integer class labels"),
+    ((_X, _Y, _X[:, :3], _Y), {}, "X_train has 4 features but X_test has 3"),
+    ((_X[:0], _Y[:0]), {}, "the training set is empty"),
+    ((_X, _Y, _X, _Y + 5), {}, "y_test has labels outside 0..2"),
+    ((_X, -_Y), {}, "y_train has labels outside"),
+    ((_X, _Y * 0), {}, "the data has 1 class; a classifier needs at least 2"),
+    ((_X, _Y), dict(n_train=11), "n_train=11 but the data has 10 training samples; pass 1..10"),
+    ((_X, _Y, _X[:3], _Y[:3]), dict(n_test=4), "n_test=4 but the data has 3 test samples; pass 1..3"),
+    ((_X, _Y, _X[:0], _Y[:0]), dict(n_test=4), "n_test=4 but the data has no test samples; leave n_test out"),
+    ((_X, _Y), dict(n_train=0), "n_train=0 but the data has 10 training samples; pass 1..10"),
+    ((_X, _Y), dict(n_train=-1), "n_train must be a non-negative integer, got -1"),
+    ((_X, _Y), dict(n_test=True), "n_test must be a non-negative integer, got True"),
+])
+def test_prepare_refuses_bad_input_in_one_line(data, kwargs, words):
+    from explorer.data import prepare
+
+    with pytest.raises(DataError) as info:
+        prepare(data, **kwargs)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_prepare_refuses_more_samples_than_a_data_set_has():
+    """Cutting silently made a run on 1,500 samples look like one on 100,000; load() errors, so must this."""
+    from explorer.data import prepare
+
+    digits = load("digits", verbose=False)
+    with pytest.raises(DataError, match=r"^n_train=100000 but digits has 1,500 training samples; pass 1\.\.1500$"):
+        prepare(digits, n_train=100_000)
+    with pytest.raises(DataError, match=r"^n_test=300 but digits has 297 test samples; pass 1\.\.297$"):
+        prepare(digits, n_test=300)

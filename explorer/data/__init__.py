@@ -9,10 +9,12 @@ One module per job:
   sources.py   where files are looked for, mirrors, download and SHA-256 verification
   decode.py    IDX, pickles (restricted unpickler), CIFAR-10, and the decoded-array cache
   dataset.py   Dataset, load() with its splits, list_report() (`explorer data list`)
+  checks.py    prepare(): what a model may train on, checked, as TrainingData
 
 Importing this package is light: pooch, requests and scikit-learn load only when needed.
 """
 
+from explorer.data.checks import TrainingData, prepare
 from explorer.data.dataset import Dataset, list_report, load
 from explorer.data.registry import (
     CLASSES,
@@ -29,4 +31,5 @@ from explorer.data.sources import cache_dir, fetch
 from explorer.errors import DataError
 
 __all__ = ["CLASSES", "DATASETS", "FORMATS", "REGISTRY", "SHAPES", "DataError", "Dataset", "DatasetSpec",
-           "cache_dir", "canonical_name", "fetch", "list_report", "load", "register", "unregister"]
+           "TrainingData", "cache_dir", "canonical_name", "fetch", "list_report", "load", "prepare", "register",
+           "unregister"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explorer.data import decode, sources
+from explorer.data.checks import count
 from explorer.data.registry import REGISTRY, DatasetSpec, canonical_name, spec_of
 from explorer.errors import DataError
 
@@ -150,14 +151,6 @@ def _to_float(X: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- splits
 
 
-def _count(value, what):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise DataError(f"{what} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
 def _plan(name, n_total_train, n_total_test, n_train, n_test, heldout, validation):
     """((part, start, stop) for train, same for test); part is 'train' or 'test'."""
     if heldout is not None:
@@ -212,8 +205,8 @@ def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None,
          seed=0, download=True, verbose=True) -> Dataset:
     """Load a data set by name; see the module docstrings for places, formats and splits."""
     name = canonical_name(name)
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    validation = _count(validation, "validation") or 0
+    n_train, n_test = count(n_train, "n_train"), count(n_test, "n_test")
+    validation = count(validation, "validation") or 0
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"seed must be a non-negative integer, got {seed!r}")
     if heldout is not None and name != "auto" and not REGISTRY[name].mnist_shaped:
