@@ -5,16 +5,14 @@ keep training with truly sparse compute -- and watch why it works.
     trainer = Trainer(RunConfig(hidden=(128,), prune="halving:5")).fit(load("auto"))
     trainer.results_
 
-The widget dashboard (`Explorer`) is imported lazily, so the core never needs plotly.
+Importing the package loads the core only (config, trainer, callbacks and what they use).
+`load`, `sweep` and the widget dashboard `Explorer` are imported on first use, so the core
+never needs pooch, process pools, plotly or ipywidgets.
 """
 
-# `sweep` is imported here, before anything else imports the submodule of the same name: the
-# package attribute `explorer.sweep` is then the function for good (the import system sets a
-# submodule as an attribute of its package only when it first loads it).
 from .callbacks import Callback, CallbackError, Progress, Recorder
 from .config import RunConfig
 from .errors import ConfigError, DataError, ExplorerError
-from .sweep import sweep
 from .trainer import Trainer
 
 __version__ = "0.1.0"
@@ -23,11 +21,15 @@ __all__ = ["Callback", "CallbackError", "ConfigError", "DataError", "Explorer", 
            "Recorder", "RunConfig", "Trainer", "load", "sweep"]
 
 
-def __getattr__(name):  # lazy: data (pooch), the dashboard (plotly, ipywidgets)
+def __getattr__(name):  # lazy: data (pooch), sweeps (process pools), the dashboard (plotly, ipywidgets)
     if name == "load":
         from .data import load
 
         return load
+    if name == "sweep":
+        from .sweeps import sweep
+
+        return sweep
     if name == "Explorer":
         from .app import Explorer
 

@@ -24,44 +24,19 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from .config import RunConfig
-from .data import DATASETS, load
+from . import controls as C
+from .config import SETTINGS, RunConfig
+from .data import load
 from .errors import ExplorerError
-from .export import write_run_bundle
-from .prune import parse_rule
+from .export import write_run_bundle, write_text_atomic
 from .trainer import Trainer
 from .views import all_views
 
-RULE_KINDS = ("halving", "fraction", "threshold", "random", "none")
-# slider range per rule kind: (min, max, step, default); threshold is set as log10(t)
-SLIDER = {"halving": (0, 10, 1, 5), "fraction": (0.0, 0.99, 0.01, 0.9), "random": (0.0, 0.99, 0.01, 0.9),
-          "threshold": (-8.0, 0.0, 0.1, -5.0), "none": (0, 1, 1, 0)}
-STRUCTURAL = ("dataset", "hidden", "burn_in", "prune_layers", "batch_size", "steps", "seed")
+# a change to one of these starts a new run at step 0; live settings (lr) act on the next step and the
+# prune rule is previewed (and used by the cut if it has not been made yet)
+STRUCTURAL = tuple(n for n in C.controlled() if not SETTINGS[n].live and n != "prune")
+LIVE = tuple(n for n in C.controlled() if SETTINGS[n].live)
 CHUNK_SECONDS = 0.05  # work per chunk before yielding to the kernel's event loop
-
-
-def rule_text(kind: str, value: float) -> str:
-    """The prune rule string a (kind, slider value) pair stands for."""
-    if kind == "none":
-        return "none"
-    if kind == "halving":
-        return f"halving:{int(round(value))}"
-    if kind == "threshold":
-        return f"threshold:{10 ** value:.3g}"
-    return f"{kind}:{round(float(value), 4):g}"
-
-
-def rule_to_slider(rule: str) -> tuple[str, float]:
-    r = parse_rule(rule)
-    if r.name == "none":
-        return "none", 0
-    if r.name == "keep":  # no slider for keep:n; show it as the fraction it removes
-        raise ExplorerError(f"prune={rule!r}: the dashboard's slider has no keep:n; use fraction:f")
-    if r.name == "threshold":
-        import math
-
-        return "threshold", round(math.log10(r.value), 1) if r.value > 0 else SLIDER["threshold"][0]
-    return r.name, int(r.value) if r.name == "halving" else float(r.value)
 
 
 def nice_eval_every(total_steps: int, points: int = 20) -> int:
@@ -100,34 +75,10 @@ class Explorer(W.VBox):
     # -- controls ------------------------------------------------------------------------------
     def _build_controls(self, cfg: RunConfig) -> dict:
         L = lambda w: W.Layout(width=w)
-        st = {"description_width": "90px"}
-        kind, value = rule_to_slider(cfg.prune)
-        lo, hi, step, _ = SLIDER[kind]
-        c = {
-            "dataset": W.Dropdown(options=["auto", *DATASETS], value=cfg.dataset if cfg.dataset in DATASETS
-                                  else "auto", description="data set", style=st, layout=L("250px")),
-            "hidden": W.Text(value=",".join(map(str, cfg.hidden)), description="hidden units",
-                             continuous_update=False, style=st, layout=L("250px")),
-            "burn_in": W.IntSlider(value=cfg.burn_in, min=0, max=max(2000, cfg.burn_in), step=10,
-                                   description="burn-in", continuous_update=False, style=st, layout=L("330px")),
-            "prune_kind": W.Dropdown(options=RULE_KINDS, value=kind, description="prune rule", style=st,
-                                     layout=L("250px")),
-            "prune_value": W.FloatSlider(value=value, min=lo, max=hi, step=step, description="halvings",
-                                         continuous_update=True, style=st, layout=L("330px"),
-                                         readout_format=".2f"),
+        st = C.STYLE
+        c = {name: C.build(name, getattr(cfg, name)) for name in C.controlled()}
+        c.update({
             "kept": W.HTML(value=""),
-            "prune_layers": W.Text(value=cfg.prune_layers if cfg.prune_layers == "all"
-                                   else ",".join(map(str, cfg.prune_layers)),
-                                   description="prune layers", continuous_update=False, style=st,
-                                   layout=L("250px")),
-            "lr": W.FloatLogSlider(value=cfg.lr, base=10, min=-4, max=0, step=0.1, description="learning rate",
-                                   continuous_update=True, readout_format=".2g", style=st, layout=L("330px")),
-            "batch_size": W.BoundedIntText(value=cfg.batch_size, min=1, max=65536, description="batch size",
-                                           style=st, layout=L("250px")),
-            "steps": W.BoundedIntText(value=cfg.steps, min=0, max=10**8, step=1000, description="steps",
-                                      style=st, layout=L("250px")),
-            "seed": W.BoundedIntText(value=cfg.seed, min=0, max=2**31 - 1, description="seed", style=st,
-                                     layout=L("250px")),
             "compare": W.Checkbox(value=False, description="compare with dense", indent=False),
             "run": W.Button(description="Run", button_style="success", icon="play", layout=L("80px")),
             "pause": W.Button(description="Pause", icon="pause", layout=L("80px")),
@@ -142,13 +93,12 @@ class Explorer(W.VBox):
                                   layout=L("250px")),
             "save": W.Button(description="Save", icon="save", layout=L("70px")),
             "load": W.Button(description="Load", icon="folder-open", layout=L("70px")),
-        }
-        self._label_slider(c["prune_value"], kind)
+        })
         for name in STRUCTURAL:
             c[name].observe(self._on_structural, names="value")
-        c["prune_kind"].observe(self._on_prune_kind, names="value")
-        c["prune_value"].observe(self._on_prune_value, names="value")
-        c["lr"].observe(self._on_lr, names="value")
+        for name in LIVE:
+            c[name].observe(lambda ch, name=name: self._on_live(name, ch["new"]), names="value")
+        c["prune"].observe(self._on_prune_value, names="value")
         c["compare"].observe(lambda ch: self._on_compare(), names="value")
         c["run"].on_click(lambda b: self.run())
         c["pause"].on_click(lambda b: self.pause())
@@ -164,8 +114,10 @@ class Explorer(W.VBox):
         c, v = self.controls, self.views
         title = W.HTML("<b>explorer</b>: burn in densely, kill the small weights for good, train sparse "
                        "&mdash; and watch why it works")
-        col1 = W.VBox([c["dataset"], c["hidden"], c["batch_size"], c["steps"], c["seed"]])
-        col2 = W.VBox([c["burn_in"], c["prune_kind"], c["prune_value"], c["kept"], c["prune_layers"], c["lr"]])
+        boxes = [n for n in C.controlled() if not isinstance(c[n], (W.IntSlider, W.FloatLogSlider, C.RuleControl))]
+        sliders = [n for n in C.controlled() if n not in boxes]
+        col1 = W.VBox([c[n] for n in boxes])
+        col2 = W.VBox([w for n in sliders for w in ([c[n], c["kept"]] if n == "prune" else [c[n]])])
         col3 = W.VBox([W.HBox([c["run"], c["pause"], c["step"]]), W.HBox([c["stop"], c["reset"]]), c["compare"],
                        W.HBox([c["folder"], c["export"]]), W.HBox([c["config_path"], c["save"], c["load"]])])
         controls = W.HBox([col1, col2, col3], layout=W.Layout(flex_flow="row wrap", grid_gap="12px"))
@@ -174,57 +126,26 @@ class Explorer(W.VBox):
                          layout=W.Layout(grid_template_columns="repeat(2, 540px)", grid_gap="6px"))
         return [title, controls, self.status, grid]
 
-    def _label_slider(self, slider, kind):
-        slider.description = {"halving": "halvings", "fraction": "fraction cut", "random": "random cut",
-                              "threshold": "log10 |w| cut", "none": "(no cut)"}[kind]
-        slider.readout_format = "d" if kind in ("halving", "none") else (".1f" if kind == "threshold" else ".2f")
-        slider.disabled = kind == "none"
-
     # -- config <-> widgets -------------------------------------------------------------------
     @property
     def rule(self) -> str:
-        return rule_text(self.controls["prune_kind"].value, self.controls["prune_value"].value)
+        return self.controls["prune"].value
 
     def config_from_controls(self) -> RunConfig:
         """The RunConfig the widgets describe now (validated; ConfigError if not valid)."""
-        c = self.controls
-        layers = c["prune_layers"].value.strip()
-        cfg = self.config.replace(
-            dataset=c["dataset"].value, hidden=c["hidden"].value, burn_in=c["burn_in"].value,
-            prune=self.rule, prune_layers="all" if layers.lower() == "all" else layers,
-            batch_size=c["batch_size"].value, steps=c["steps"].value, seed=c["seed"].value, lr=c["lr"].value)
+        changes = {name: C.read(name, self.controls[name]) for name in C.controlled()}
+        cfg = self.config.replace(**changes)
         if cfg.eval_every == self.config.eval_every and self._auto_eval:
             cfg = cfg.replace(eval_every=nice_eval_every(cfg.burn_in + cfg.steps))
         return cfg.validate()
 
     def _set_controls(self, cfg: RunConfig) -> None:
-        c = self.controls
         self._quiet = True
         try:
-            kind, value = rule_to_slider(cfg.prune)
-            c["dataset"].value = cfg.dataset if cfg.dataset in DATASETS else "auto"
-            c["hidden"].value = ",".join(map(str, cfg.hidden))
-            c["burn_in"].max = max(c["burn_in"].max, cfg.burn_in)
-            c["burn_in"].value = cfg.burn_in
-            self._set_slider_kind(kind, value)
-            c["prune_layers"].value = "all" if cfg.prune_layers == "all" else ",".join(map(str, cfg.prune_layers))
-            c["lr"].value = cfg.lr
-            c["batch_size"].value = cfg.batch_size
-            c["steps"].value = cfg.steps
-            c["seed"].value = cfg.seed
+            for name in C.controlled():
+                C.write(name, self.controls[name], getattr(cfg, name))
         finally:
             self._quiet = False
-
-    def _set_slider_kind(self, kind, value=None):
-        s = self.controls["prune_value"]
-        lo, hi, step, default = SLIDER[kind]
-        self.controls["prune_kind"].value = kind
-        with s.hold_trait_notifications():
-            s.min, s.max = min(s.min, lo), max(s.max, hi)
-            s.step = step
-            s.value = default if value is None else value
-            s.min, s.max = lo, hi
-        self._label_slider(s, kind)
 
     # -- data and runs ------------------------------------------------------------------------
     def _dataset(self, cfg: RunConfig):
@@ -284,17 +205,6 @@ class Explorer(W.VBox):
         self._new_run(self.config_from_controls())
 
     @_guard
-    def _on_prune_kind(self, change):
-        if self._quiet:
-            return
-        self._quiet = True
-        try:
-            self._set_slider_kind(change["new"])
-        finally:
-            self._quiet = False
-        self._on_prune_value(None)
-
-    @_guard
     def _on_prune_value(self, change):
         if self._quiet:
             return
@@ -315,10 +225,10 @@ class Explorer(W.VBox):
         return out
 
     @_guard
-    def _on_lr(self, change):
-        if self._quiet:
+    def _on_live(self, name, value):
+        if self._quiet or name != "lr":  # lr is the one live setting
             return
-        lr = float(change["new"])
+        lr = float(value)
         self.config = self.config.replace(lr=lr).validate()
         t = self.trainer
         if t.state.step == 0:
@@ -479,7 +389,7 @@ class Explorer(W.VBox):
     def save_config(self, path=None) -> Path:
         """Write the dashboard's RunConfig as JSON (what the next Run/Reset would train)."""
         path = Path(path or self.controls["config_path"].value)
-        self.config_from_controls().to_json(path)
+        write_text_atomic(path, self.config_from_controls().to_json() + "\n")
         self._show(f"saved the config to {html.escape(str(path))}")
         return path
 

@@ -1,81 +1,115 @@
-"""The `explorer` command: train, reproduce, sweep, data, lab.
+"""The `explorer` command: train, sweep, reproduce, data, lab. This module owns the argparse
+wiring and nothing else: a run setting's option, its help and how its text is read all come
+from RunConfig's metadata (config.SETTINGS), and the work is done by the library modules
+(trainer, sweeps, reproduce, summary, data, lab).
 
 Bad input never shows a traceback: every ExplorerError is printed as one line
-("explorer: error: ...") and the command exits with status 2.
+("explorer: error: ...") and the command exits with status 2. `--dry-run` (train, sweep,
+reproduce) validates everything and prints what would run, without running it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from .config import RunConfig
+from .config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_list, parse_text
 from .errors import ConfigError, ExplorerError
 
-# Every RunConfig setting as a command-line option: (flag, field, help). Values are parsed
-# by RunConfig itself, so the CLI and the Python API accept the same things.
-TRAIN_OPTIONS = [
-    ("--dataset", "dataset", "mnist | fashion-mnist | cifar10 | digits | random | auto (default: auto)"),
-    ("--data-dir", "data_dir", "folder holding the data set's standard files (e.g. the four MNIST IDX .gz)"),
-    ("--n-train", "n_train", "use only the first N training samples"),
-    ("--n-test", "n_test", "evaluate on the first N test samples"),
-    ("--hidden", "hidden", "hidden units; 256x128 for two hidden layers (default: 128)"),
-    ("--activation", "activation", "tanh (the post: tanh + squared error) or relu (softmax + cross-entropy)"),
-    ("--init-scale", "init_scale", "initial weights uniform in +-S (default: 1e-5)"),
-    ("--burn-in", "burn_in", "dense SGD steps before pruning (default: 200)"),
-    ("--prune", "prune", "none | halving:k | fraction:f | keep:n | threshold:t | random:f (default: halving:5)"),
-    ("--prune-layers", "prune_layers", "weight layers to prune: 0 (input, default), 0,1, or all"),
-    ("--prune-scope", "prune_scope", "rank magnitudes per layer (default) or global"),
-    ("--steps", "steps", "SGD steps after burn-in (default: 30000)"),
-    ("--batch-size", "batch_size", "samples per step (default: 1)"),
-    ("--lr", "lr", "learning rate (default: 0.01)"),
-    ("--seed", "seed", "random seed (default: 0)"),
-    ("--eval-every", "eval_every", "evaluate every N steps (default: 0, only at the end)"),
-    ("--engine", "engine", "auto | numba | scipy (the reference)"),
-]
-_INT = {"n_train", "n_test", "burn_in", "steps", "batch_size", "seed", "eval_every"}
-_FLOAT = {"init_scale", "lr"}
+FORMATS = ("html", "png", "svg", "pdf")
+_METAVAR = {"int": "N", "float": "X", "choice": "NAME", "rule": "RULE", "units": "H[xH]", "layers": "L[,L]",
+            "path": "DIR"}
 
 
-def parse_value(field: str, text: str):
-    """One option's text -> the RunConfig value, with a one-line error naming the option."""
-    flag = "--" + field.replace("_", "-")
-    try:
-        if field in _INT:
-            return int(text)
-        if field in _FLOAT:
-            return float(text)
-    except ValueError:
-        kind = "a whole number" if field in _INT else "a number"
-        raise ConfigError(f"{flag} {text!r}: expected {kind}") from None
-    if field == "hidden":
-        if "," in text:
-            raise ConfigError(f"--hidden {text!r}: write layers as 256x128 (a comma means a list of runs in "
-                              f"'explorer sweep')")
-        try:
-            return tuple(int(p) for p in text.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"--hidden {text!r}: expected whole numbers such as 128 or 256x128") from None
-    if field == "prune_layers":
-        return text if text.strip().lower() == "all" else text
-    return text
+# -- settings as options ----------------------------------------------------------------------
+def add_setting_options(p: argparse.ArgumentParser, axes: bool = False) -> None:
+    """One option per RunConfig setting (and --config). With `axes`, a comma list of values
+    makes the setting an axis of the grid (for settings a sweep may vary)."""
+    p.add_argument("--config", metavar="FILE", help="a RunConfig JSON file; the options given here override it")
+    for name, spec in SETTINGS.items():
+        if not spec.cli:
+            continue
+        default = format_value(name, getattr(DEFAULTS, name))
+        more = "; a comma list is an axis" if axes and spec.sweep else ""
+        p.add_argument(flag(name), dest=name, default=None, metavar=_METAVAR.get(spec.kind, "VALUE"),
+                       help=f"{spec.help} (default: {default}{more})".replace("%", "%%"))
 
 
-def add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="a RunConfig JSON file; options given here override it")
-    for flag, field, help_ in TRAIN_OPTIONS:
-        p.add_argument(flag, dest=field, default=None, help=help_)
+def _given(args) -> dict:
+    return {name: getattr(args, name) for name, spec in SETTINGS.items()
+            if spec.cli and getattr(args, name, None) is not None}
 
 
-def config_from_args(args, values: dict | None = None) -> RunConfig:
-    """RunConfig from --config (if any) overridden by the options that were given."""
-    cfg = RunConfig.from_json(args.config) if getattr(args, "config", None) else RunConfig()
-    if values is None:
-        values = {f: getattr(args, f) for _, f, _ in TRAIN_OPTIONS if getattr(args, f, None) is not None}
-    changes = {f: parse_value(f, v) if isinstance(v, str) else v for f, v in values.items()}
-    return cfg.replace(**changes).validate()
+def _base(args) -> RunConfig:
+    return RunConfig.from_json(args.config) if getattr(args, "config", None) else RunConfig()
 
 
+def config_from_args(args) -> RunConfig:
+    """`explorer train`'s RunConfig: --config (if any) overridden by the options given."""
+    changes = {}
+    for name, text in _given(args).items():
+        if "," in text and SETTINGS[name].kind != "layers":
+            layers = " (hidden layers are written 256x128)" if SETTINGS[name].kind == "units" else ""
+            raise ConfigError(f"{flag(name)} {text!r}: one value here{layers}; a comma list makes a grid of runs "
+                              f"with `explorer sweep`")
+        changes[name] = parse_text(name, text, cli=True)
+    return _base(args).replace(**changes).validate()
+
+
+def grid_from_args(args) -> list[RunConfig]:
+    """`explorer sweep`'s grid: --config, then --grid, then the options (comma lists are axes)."""
+    from .sweeps import grid, read_grid
+
+    base = _base(args)
+    axes: dict = {}
+    if args.grid:
+        base_d, axes = read_grid(args.grid)
+        base = RunConfig.from_dict({**base.to_dict(), **base_d})
+    for name, text in _given(args).items():
+        if SETTINGS[name].sweep:
+            # in a sweep the comma separates runs; the layers of one run are joined with +
+            axes[name] = parse_list(name, text, cli=True)
+        else:
+            base = base.replace(**{name: parse_text(name, text, cli=True)})
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
+        if args.seed is not None:
+            raise ConfigError("--seeds N runs seeds 0..N-1 and --seed picks seeds; pass only one of them")
+        axes["seed"] = list(range(args.seeds))
+    if args.heldout:
+        if args.heldout != "post":
+            raise ConfigError(f"--heldout {args.heldout!r}: the only split is 'post' (test on training "
+                              f"samples 40,000..40,499)")
+        base = base.replace(extra={**base.extra, "heldout": "post"})
+    return grid(base, axes)
+
+
+def formats_from_text(text: str) -> tuple:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigError(f"--formats {text!r}: expected a comma list of {', '.join(FORMATS)}")
+    return formats
+
+
+def _workers(n):
+    if n is not None and n < 1:
+        raise ConfigError(f"--workers {n}: expected a whole number >= 1 (leave it out to use every core)")
+    return n
+
+
+def _executor(args):
+    """(executor or None, a function that closes what we opened)."""
+    if getattr(args, "scheduler", None):
+        from .sweeps import dask_executor
+
+        return dask_executor(args.scheduler)
+    return None, lambda: None
+
+
+# -- commands ---------------------------------------------------------------------------------
 def _num(x) -> str:
     return "n/a" if x is None or x != x else f"{x:.4f}"
 
@@ -105,12 +139,19 @@ def summary(r: dict) -> str:
 
 
 def cmd_train(args) -> int:
+    cfg = config_from_args(args)
+    if args.json is not None and not args.json:
+        raise ConfigError("--json '': expected a file name")
+    if args.quiet and not args.json:
+        raise ConfigError("--quiet prints nothing, so the results would be lost; add --json FILE")
+    if args.dry_run:
+        print(cfg.to_json())
+        return 0
     from .callbacks import Progress
     from .data import load
     from .export import write_json_atomic
     from .trainer import Trainer
 
-    cfg = config_from_args(args)
     ds = load(cfg.dataset, cfg.data_dir, verbose=not args.quiet)
     callbacks = [] if args.quiet or not sys.stderr.isatty() else [Progress(leave=False)]
     trainer = Trainer(cfg, callbacks=callbacks).fit(ds)
@@ -123,6 +164,86 @@ def cmd_train(args) -> int:
         print(f"explorer: {r['diverged']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _out(text: str) -> Path:
+    if not text:
+        raise ConfigError("--out '': expected a folder name")
+    return Path(text)
+
+
+def cmd_sweep(args) -> int:
+    from . import summary as S
+    from .sweeps import RUNS_FILE, sweep
+
+    cfgs = grid_from_args(args)
+    formats = formats_from_text(args.formats)
+    out = _out(args.out)
+    workers = _workers(args.workers)
+    if args.dry_run:
+        print(f"{len(cfgs)} runs")
+        for c in cfgs:
+            print(" ".join(f"{k}={format_value(k, getattr(c, k))}" for k in SETTINGS if SETTINGS[k].cli
+                           and getattr(c, k) != getattr(DEFAULTS, k)) or "(the defaults)")
+        return 0
+    executor, close = _executor(args)
+    print(f"explorer sweep: {len(cfgs)} runs into {out / RUNS_FILE}", file=sys.stderr)
+    try:
+        records = sweep(cfgs, executor=executor, out=out, progress=not args.no_progress, workers=workers)
+    finally:
+        close()
+    from .export import write_figures, write_text_atomic
+
+    axes, rows = S.summarize(records)
+    print(S.format_table(axes, rows))
+    cols = [*axes, "runs", "failed", "accuracy", "accuracy_ci95", "seconds", "seconds_ci95", "weights_alive"]
+    write_text_atomic(out / "summary.csv", S.csv_text(rows, cols))
+    paths, note = write_figures(S.heatmaps(records, axes), out, formats=formats)
+    print(f"wrote {out / 'summary.csv'}" + (f" and {len(paths)} figure files" if paths else ""), file=sys.stderr)
+    if note:
+        print(f"explorer: {note}", file=sys.stderr)
+    return _report_failures(records, out)
+
+
+def _report_failures(records, out) -> int:
+    from .summary import failures
+
+    line = failures(records, out)
+    if line is None:
+        return 0
+    print(f"explorer: {line}", file=sys.stderr)
+    return 1
+
+
+def cmd_reproduce(args) -> int:
+    import time
+
+    from .reproduce import format_table, plan_runs, reproduce
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
+    formats = formats_from_text(args.formats)
+    out = _out(args.out)
+    workers = _workers(args.workers)
+    if args.dry_run:
+        cfgs = plan_runs(args.dataset, args.data_dir, args.quick, args.seeds)
+        print(f"{len(cfgs)} runs")
+        for c in cfgs:
+            print(f"hidden={format_value('hidden', c.hidden)} prune={c.prune} seed={c.seed} steps={c.steps}")
+        return 0
+    executor, close = _executor(args)
+    t0 = time.perf_counter()
+    try:
+        res = reproduce(args.dataset, args.data_dir, out, quick=args.quick, seeds=args.seeds, executor=executor,
+                        workers=workers, progress=not args.no_progress, formats=formats)
+    finally:
+        close()
+    print(format_table(res["rows"], res["dataset"]))
+    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
+          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
+    if res["note"]:
+        print(f"explorer: {res['note']}", file=sys.stderr)
+    return _report_failures(res["records"], out)
 
 
 def cmd_data(args) -> int:
@@ -142,15 +263,64 @@ def cmd_lab(args) -> int:
     return launch(voila=args.voila, port=args.port)
 
 
+# -- the parser -------------------------------------------------------------------------------
+def _runner_options(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes on this machine (default: all cores)")
+    where.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786 (needs dask.distributed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--formats", default="html,png,svg", help="figure formats (default: html,png,svg)")
+    p.add_argument("--dry-run", action="store_true", help="check everything and print the runs; run nothing")
+
+
+SWEEP_HELP = ("Run a grid of configs on all cores or a Dask cluster. Every `explorer train` option is accepted; "
+              "a comma list makes it an axis of the grid (e.g. --burn-in 0,50,200 --hidden 128,1024; a rule "
+              "list may give the rule once: --prune fraction:0.5,0.9; --prune-layers joins layers with +: "
+              "0+1,all). One JSON line per finished run goes to OUT/runs.jsonl; the same command again skips "
+              "finished runs and retries failed ones. Then a summary (mean and 95%% interval over seeds) is "
+              "printed and written to OUT/summary.csv, with heatmaps of accuracy and time over the first two "
+              "varying axes.")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .reproduce import DESCRIPTION, QUICK_HELP
+    from .sweeps import GRID_HELP
+
     p = argparse.ArgumentParser(prog="explorer", description="Burn in, prune, train sparse -- and see why it works.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="one run: burn-in, prune, sparse training, evaluation")
-    add_train_options(t)
+    add_setting_options(t)
     t.add_argument("--json", metavar="FILE", help="write the results as one JSON object to FILE")
-    t.add_argument("--quiet", action="store_true", help="print nothing (use with --json)")
+    t.add_argument("--quiet", action="store_true", help="print nothing (needs --json)")
+    t.add_argument("--dry-run", action="store_true", help="check the settings and print the config; train nothing")
     t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sweep", help="a grid of runs in parallel, resumable, with summary tables and heatmaps",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, description=SWEEP_HELP,
+                       epilog=GRID_HELP)
+    add_setting_options(s, axes=True)
+    s.add_argument("--grid", metavar="FILE", help="grid.json with the axes (format below)")
+    s.add_argument("--seeds", type=int, default=None, metavar="N", help="run seeds 0..N-1 of every grid point")
+    s.add_argument("--heldout", default=None, metavar="post",
+                   help="'post': the post's split of MNIST-shaped data (train on samples 0..39,999, "
+                        "test on 40,000..40,499)")
+    s.add_argument("--out", required=True, metavar="DIR", help="folder for runs.jsonl, summary.csv, heatmaps")
+    _runner_options(s)
+    s.set_defaults(func=cmd_sweep)
+
+    r = sub.add_parser("reproduce", help="the post's three experiments and the random-cut control, beside its "
+                                         "numbers", description=DESCRIPTION + " " + QUICK_HELP)
+    r.add_argument("--dataset", default="auto",
+                   help="auto (MNIST if present, else Fashion-MNIST, else digits), mnist, fashion-mnist, ...")
+    r.add_argument("--data-dir", default=None, help="folder holding the data set's files")
+    r.add_argument("--out", default="reproduce", metavar="DIR", help="output folder (default: ./reproduce)")
+    r.add_argument("--quick", action="store_true", help=QUICK_HELP.removeprefix("--quick: "))
+    r.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds 0..N-1 per run, for 95%% intervals")
+    _runner_options(r)
+    r.set_defaults(func=cmd_reproduce)
 
     d = sub.add_parser("data", help="list or fetch the data sets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
@@ -164,13 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--voila", action="store_true", help="serve the dashboard as an app with Voila")
     lab.add_argument("--port", type=int, default=None)
     lab.set_defaults(func=cmd_lab)
-
-    try:  # reproduce and sweep live in sweep.py (optional until it exists)
-        from .sweep import add_sweep_commands
-
-        add_sweep_commands(sub)
-    except ImportError:
-        pass
     return p
 
 

@@ -1,7 +1,14 @@
-"""RunConfig: every setting of one run in one validated dataclass, to and from JSON.
+"""RunConfig: every setting of one run, each declared once with its metadata, to and from JSON.
 
 A run is reproduced from its config alone (same config and seed -> bit-identical results),
-so everything that changes a result lives here, each field with its default and meaning.
+so everything that changes a result lives here. Each field is declared with `setting(...)`:
+its default, a help line, its type and valid range or choices, whether a sweep may vary it,
+whether a shared link may set it, and which dashboard control shows it. Everything else
+reads that metadata (`SETTINGS`): validation and its messages, the command line's options
+and --help (cli.py), sweep axes (`parse_list`), the dashboard's controls (app.py) and the
+text form of a value (`format_value`, `parse_text`: `--hidden 256x128`, `?prune=halving:3`).
+Adding a setting is one field here (plus its use).
+
 The defaults are the post's headline run: 784-128-10 tanh MLP, 200 burn-in steps, the
 input layer halved 5 times, 30,000 SGD steps at batch size 1 and learning rate 0.01.
 """
@@ -11,86 +18,103 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import canonical_name
-from .errors import ConfigError
-from .prune import parse_rule
+from .errors import ConfigError, ExplorerError
+from .prune import parse_rule, rules_help
 
 ACTIVATIONS = ("tanh", "relu")
 ENGINES = ("auto", "numba", "scipy")
 SCOPES = ("layer", "global")
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What the package knows about one RunConfig field besides its default."""
+
+    help: str
+    kind: str  # int | float | text | choice | rule | units | layers | path | dict
+    lo: float | None = None  # smallest valid value (numbers)
+    above: bool = False  # lo itself is excluded (lr > 0)
+    optional: bool = False  # None is allowed (n_train: all samples)
+    choices: tuple = ()  # for kind "choice" (see also `choices()` for data sets)
+    sweep: bool = True  # may be an axis of `explorer sweep` / a grid
+    cli: bool = True  # has a command-line option --name-with-dashes
+    link: bool = True  # may be set from a shared link (never a path)
+    control: dict | None = None  # the dashboard control: {"widget": ..., ...}; None: no control
+    live: bool = False  # takes effect on the next step; otherwise a change starts a new run
+
+
+def setting(default, help: str, kind: str, **meta):
+    """A dataclass field carrying its Setting (defaults that are mutable go through a factory)."""
+    spec = Setting(help, kind, **meta)
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata={"setting": spec})
+    return field(default=default, metadata={"setting": spec})
+
+
 @dataclass
 class RunConfig:
     # data
-    dataset: str = "auto"  # mnist | fashion-mnist | cifar10 | digits | random | auto
-    data_dir: str | None = None  # folder holding the data set's standard files
-    n_train: int | None = None  # use only the first n training samples (None: all)
-    n_test: int | None = None  # evaluate on the first n test samples (None: all)
+    dataset: str = setting("auto", "mnist | fashion-mnist | cifar10 | digits | random | auto", "choice",
+                           control={"widget": "dropdown"})
+    data_dir: str | None = setting(None, "folder holding the data set's standard files (e.g. the four MNIST "
+                                         "IDX .gz files)", "path", optional=True, sweep=False, link=False)
+    n_train: int | None = setting(None, "use only the first N training samples (default: all)", "int", lo=1,
+                                  optional=True)
+    n_test: int | None = setting(None, "evaluate on the first N test samples (default: all)", "int", lo=1,
+                                 optional=True)
     # model
-    hidden: tuple[int, ...] = (128,)  # hidden units per hidden layer
-    activation: str = "tanh"  # tanh: the post's tanh + squared error, +-1 targets;
-    #                           relu: ReLU hidden units, softmax + cross-entropy output
-    init_scale: float = 1e-5  # initial weights uniform in +-init_scale (the post: 1e-5)
+    hidden: tuple[int, ...] = setting((128,), "hidden units per hidden layer; 256x128 is two hidden layers",
+                                      "units", control={"widget": "text"})
+    activation: str = setting("tanh", "tanh: the post's tanh + squared error with +-1 targets; relu: ReLU "
+                                      "hidden units, softmax + cross-entropy", "choice", choices=ACTIVATIONS)
+    init_scale: float = setting(1e-5, "initial weights uniform in +-S (the post: 1e-5)", "float", lo=0,
+                                above=True)
     # schedule
-    burn_in: int = 200  # dense SGD steps on randomly drawn training samples
-    prune: str = "halving:5"  # none | halving:k | fraction:f | keep:n | threshold:t | random:f
-    prune_layers: tuple[int, ...] | str = (0,)  # weight layers to prune (0 = input) or "all"
-    prune_scope: str = "layer"  # rank magnitudes per layer, or globally over pruned layers
-    steps: int = 30_000  # SGD steps after burn-in, over the training set in order
-    batch_size: int = 1  # samples per step (the gradient is the batch mean)
-    lr: float = 0.01  # learning rate; a live setting (takes effect on the next step)
-    seed: int = 0  # seeds initial weights, burn-in draws and random pruning
-    eval_every: int = 0  # evaluate on the test set every n steps (0: only at the end)
-    engine: str = "auto"  # sparse kernels: numba (fused, fast), scipy (reference), auto
-    extra: dict = field(default_factory=dict)  # free-form notes carried into results
+    burn_in: int = setting(200, "dense SGD steps on randomly drawn training samples before the cut", "int",
+                           lo=0, control={"widget": "int_slider", "min": 0, "max": 2000, "step": 10})
+    prune: str = setting("halving:5", "the cut: " + rules_help(), "rule", control={"widget": "rule"})
+    prune_layers: tuple[int, ...] | str = setting((0,), "weight layers to cut: 0 (the input layer), 0,1, or all",
+                                                  "layers", control={"widget": "text"})
+    prune_scope: str = setting("layer", "rank magnitudes per layer, or globally over the cut layers", "choice",
+                               choices=SCOPES)
+    steps: int = setting(30_000, "SGD steps after the burn-in, over the training set in order", "int", lo=0,
+                         control={"widget": "int_text", "step": 1000})
+    batch_size: int = setting(1, "samples per step (the gradient is the batch mean)", "int", lo=1,
+                              control={"widget": "int_text", "max": 65536})
+    lr: float = setting(0.01, "learning rate; live: a change takes effect on the next step", "float", lo=0,
+                        above=True, live=True, control={"widget": "log_slider", "min": -4, "max": 0, "step": 0.1})
+    seed: int = setting(0, "seeds the initial weights, the burn-in draws and random cuts", "int", lo=0,
+                        control={"widget": "int_text", "max": 2**31 - 1})
+    eval_every: int = setting(0, "evaluate on the test set every N steps (0: only at the end)", "int", lo=0)
+    engine: str = setting("auto", "sparse kernels: numba (fused, fast), scipy (the reference), auto", "choice",
+                          choices=ENGINES)
+    extra: dict = setting({}, "free-form notes carried into the results", "dict", sweep=False, cli=False,
+                          link=False)
 
     def __post_init__(self):
-        self.hidden = _as_int_tuple(self.hidden, "hidden")
-        if isinstance(self.prune_layers, str) and self.prune_layers.strip().lower() == "all":
-            self.prune_layers = "all"
-        else:
-            self.prune_layers = _as_int_tuple(self.prune_layers, "prune_layers")
+        """Normalise types (numpy scalars, tuples, canonical rule and data set names); values
+        of the wrong kind are left for `validate` to report."""
+        for f in dataclasses.fields(self):
+            spec, v = f.metadata["setting"], getattr(self, f.name)
+            setattr(self, f.name, _normalise(f.name, spec, v))
 
     # -- validation -----------------------------------------------------------------
     def validate(self) -> RunConfig:
         """Check every setting; raise ConfigError with a one-line message on the first bad one."""
-        if not isinstance(self.dataset, str) or not self.dataset:
-            raise ConfigError(f"dataset={self.dataset!r}: expected a data set name such as 'mnist'")
-        canonical_name(self.dataset)  # DataError naming the choices for an unknown data set
-        for name in ("n_train", "n_test"):
-            v = getattr(self, name)
-            if v is not None:
-                _int_at_least(name, v, 1)
-        if not self.hidden:
-            raise ConfigError("hidden=(): expected at least one hidden layer, e.g. hidden=(128,)")
-        for h in self.hidden:
-            _int_at_least("hidden units", h, 1)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation={self.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
-        _positive_finite("init_scale", self.init_scale)
-        _int_at_least("burn_in", self.burn_in, 0)
-        parse_rule(self.prune)  # raises ConfigError itself
+        for f in dataclasses.fields(self):
+            _check(f.name, f.metadata["setting"], getattr(self, f.name))
         n_layers = len(self.hidden) + 1
         if self.prune_layers != "all":
             for i in self.prune_layers:
                 if not 0 <= i < n_layers:
                     raise ConfigError(
                         f"prune_layers={list(self.prune_layers)}: layer {i} does not exist; "
-                        f"a net with {len(self.hidden)} hidden layer(s) has weight layers 0..{n_layers - 1}"
-                    )
-        if self.prune_scope not in SCOPES:
-            raise ConfigError(f"prune_scope={self.prune_scope!r}: expected 'layer' or 'global'")
-        _int_at_least("steps", self.steps, 0)
-        _int_at_least("batch_size", self.batch_size, 1)
-        _positive_finite("lr", self.lr)
-        _int_at_least("seed", self.seed, 0)
-        _int_at_least("eval_every", self.eval_every, 0)
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine={self.engine!r}: expected one of {', '.join(ENGINES)}")
+                        f"a net with {len(self.hidden)} hidden layer(s) has weight layers 0..{n_layers - 1}")
         return self
 
     def pruned_layer_indices(self) -> tuple[int, ...]:
@@ -108,26 +132,19 @@ class RunConfig:
         d["prune_layers"] = self.prune_layers if self.prune_layers == "all" else list(self.prune_layers)
         return d
 
-    def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2)
-        if path is not None:
-            from .export import write_text_atomic
-
-            write_text_atomic(path, text + "\n")
-        return text
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
+        """A validated RunConfig from a dict (a JSON object): unknown keys and values of the
+        wrong type ("lr": "0.1", "lr": true) are refused with one line."""
         if not isinstance(d, dict):
             raise ConfigError(f"a run config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - set(SETTINGS))
         if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
-        try:
-            return cls(**d)
-        except TypeError as e:  # wrong value types surface here
-            raise ConfigError(f"bad config: {e}") from None
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {', '.join(SETTINGS)}")
+        return cls(**d).validate()
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> RunConfig:
@@ -135,8 +152,14 @@ class RunConfig:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         if p is not None:
             if not p.is_file():
-                raise ConfigError(f"config file {str(p)!r} does not exist; pass a path to a JSON file")
-            text = p.read_text()
+                what = "is a folder" if p.is_dir() else "does not exist"
+                raise ConfigError(f"config file {str(p)!r} {what}; pass a path to a JSON file")
+            try:
+                text = p.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise ConfigError(f"config file {str(p)!r} is not UTF-8 text; pass a JSON file") from None
+            except OSError as e:
+                raise ConfigError(f"config file {str(p)!r} cannot be read ({e.strerror or e})") from None
         else:
             text = str(text_or_path)
         try:
@@ -146,39 +169,195 @@ class RunConfig:
         return cls.from_dict(d)
 
     def replace(self, **changes) -> RunConfig:
+        unknown = sorted(set(changes) - set(SETTINGS))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; known: {', '.join(SETTINGS)}")
         return dataclasses.replace(self, **changes)
 
 
-def _as_int_tuple(value, name) -> tuple[int, ...]:
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(RunConfig)}
+
+
+def choices(name: str) -> tuple:
+    """The valid values of a choice setting (the data sets come from the data registry)."""
+    if name == "dataset":
+        from .data import DATASETS
+
+        return ("auto", *DATASETS)
+    return SETTINGS[name].choices
+
+
+def flag(name: str) -> str:
+    """The command-line option of a setting: burn_in -> --burn-in."""
+    return "--" + name.replace("_", "-")
+
+
+# -- text forms (command line, links, dashboard text boxes) ----------------------------------
+def parse_text(name: str, text: str, cli: bool = False):
+    """One setting's text form -> its value, with a one-line ConfigError naming the setting
+    (as the option `--name 'text'` with cli=True). Numbers must look like numbers; hidden is
+    256x128 (or 256,128); prune_layers 0,1 / 0+1 / all."""
+    spec = SETTINGS[name]
+    t = str(text).strip()
+    said = f"{flag(name)} {text!r}" if cli else f"{name}={text!r}"
+    if spec.optional and t.lower() in ("", "none"):
+        return None
+    if spec.kind in ("int", "float"):
+        try:
+            return int(t) if spec.kind == "int" else float(t)
+        except ValueError:
+            what = "a whole number" if spec.kind == "int" else "a number"
+            raise ConfigError(f"{said}: expected {what}") from None
+    if spec.kind == "units":
+        try:
+            return tuple(int(p) for p in t.lower().replace(",", "x").split("x"))
+        except ValueError:
+            raise ConfigError(f"{said}: expected whole numbers such as 128 or 256x128") from None
+    if spec.kind == "layers":
+        return "all" if t.lower() == "all" else t.replace("+", ",")
+    if spec.kind in ("rule", "choice", "text", "path"):
+        if spec.kind in ("rule", "choice", "path") and not t:
+            raise ConfigError(f"{said}: an empty value; expected {_expectation(name)}")
+        return t
+    raise ConfigError(f"{name} cannot be given as text")
+
+
+def parse_list(name: str, text: str, cli: bool = False) -> list:
+    """A comma list of values (a sweep axis). In a rule list, an item that gives only the number
+    takes the rule of the item before it: fraction:0.5,0.9,0.97 or halving:1,3,5."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if not any(parts) or any(not p for p in parts):
+        said = f"{flag(name)} {text!r}" if cli else f"{name}={text!r}"
+        raise ConfigError(f"{said}: an empty value in the list; write values separated by commas, "
+                          f"e.g. {flag(name)} {format_value(name, getattr(DEFAULTS, name))},...")
+    if SETTINGS[name].kind == "rule":
+        kind = None
+        for i, p in enumerate(parts):
+            if ":" in p:
+                kind = p.split(":", 1)[0]
+            elif kind is not None and _is_number(p):
+                parts[i] = f"{kind}:{p}"
+    return [parse_text(name, p, cli) for p in parts]
+
+
+def format_value(name: str, value) -> str:
+    """A value's text form, the inverse of parse_text: (256, 128) -> 256x128, (0, 1) -> 0,1."""
+    kind = SETTINGS[name].kind
+    if value is None:
+        return "none"
+    if kind == "units":
+        return "x".join(str(int(v)) for v in value)
+    if kind == "layers":
+        return value if value == "all" else ",".join(str(int(v)) for v in value)
+    if kind == "float":
+        return f"{value:g}"
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+# -- normalising and checking values ----------------------------------------------------------
+def _normalise(name: str, spec: Setting, v):
+    if v is None or isinstance(v, bool):
+        return v
+    if spec.kind == "int" and isinstance(v, numbers.Integral):
+        return int(v)
+    if spec.kind == "float" and isinstance(v, numbers.Real):
+        return float(v)
+    if spec.kind == "units":
+        return _int_tuple(name, v)
+    if spec.kind == "layers":
+        if isinstance(v, str) and v.strip().lower() == "all":
+            return "all"
+        return _int_tuple(name, v)
+    if spec.kind == "rule" and isinstance(v, str):
+        try:
+            return str(parse_rule(v))
+        except ConfigError:
+            return v  # reported by validate
+    if spec.kind == "path" and isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if name == "dataset" and isinstance(v, str) and v != "auto":
+        from .data import canonical_name
+
+        try:
+            return canonical_name(v)
+        except ExplorerError:
+            return v  # reported by validate
+    return v
+
+
+def _int_tuple(name, value):
     if isinstance(value, str):
-        parts = [p for p in value.replace(" ", "").split(",") if p]
+        parts = [p for p in value.lower().replace(" ", "").replace("+", ",").replace("x", ",").split(",") if p]
         try:
             return tuple(int(p) for p in parts)
         except ValueError:
             raise ConfigError(f"{name}={value!r}: expected comma-separated whole numbers, e.g. '128,64'") from None
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value),)
     try:
         out = tuple(value)
     except TypeError:
         raise ConfigError(f"{name}={value!r}: expected a whole number or a list of them") from None
     for v in out:
-        if isinstance(v, bool) or not isinstance(v, (int,)) and not (hasattr(v, "__index__")):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise ConfigError(f"{name}={value!r}: expected whole numbers, got {v!r}")
     return tuple(int(v) for v in out)
 
 
-def _int_at_least(name, v, lo):
-    if isinstance(v, bool) or not hasattr(v, "__index__"):
-        raise ConfigError(f"{name}={v!r}: expected a whole number >= {lo}")
-    if int(v) < lo:
-        raise ConfigError(f"{name}={v!r}: expected a whole number >= {lo}")
+def _expectation(name: str) -> str:
+    spec = SETTINGS[name]
+    if spec.kind == "choice":
+        return "one of " + ", ".join(choices(name))
+    if spec.kind == "rule":
+        return rules_help()
+    if spec.kind in ("int", "float"):
+        what = "a whole number" if spec.kind == "int" else "a finite number"
+        if spec.lo is not None:
+            what += f" {'>' if spec.above else '>='} {spec.lo:g}"
+        return what
+    return {"units": "whole numbers >= 1 such as 128 or 256x128", "layers": "layer numbers such as 0,1 or 'all'",
+            "path": "a folder path", "dict": "a JSON object", "text": "text"}[spec.kind]
 
 
-def _positive_finite(name, v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}={v!r}: expected a positive finite number") from None
-    if not math.isfinite(f) or f <= 0:
-        raise ConfigError(f"{name}={v!r}: expected a positive finite number, e.g. {name}=0.01")
+def _check(name: str, spec: Setting, v) -> None:
+    bad = f"{name}={v!r}: expected {_expectation(name)}"
+    if v is None:
+        if spec.optional:
+            return
+        raise ConfigError(bad)
+    if spec.kind in ("int", "float"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (spec.kind == "int" and not isinstance(v, int)):
+            raise ConfigError(bad + (" (a number, not text)" if isinstance(v, str) else ""))
+        if not math.isfinite(v) or (spec.lo is not None and (v <= spec.lo if spec.above else v < spec.lo)):
+            raise ConfigError(bad)
+    elif spec.kind == "choice":
+        if v not in choices(name):
+            if name == "dataset":
+                from .data import canonical_name
+
+                canonical_name(v if isinstance(v, str) else repr(v))  # the data layer's own message
+            raise ConfigError(bad)
+    elif spec.kind == "rule":
+        parse_rule(v)  # raises ConfigError itself
+    elif spec.kind == "units":
+        if not v:
+            raise ConfigError("hidden=(): expected at least one hidden layer, e.g. hidden=(128,)")
+        for h in v:
+            if h < 1:
+                raise ConfigError(f"hidden units={h}: expected a whole number >= 1")
+    elif spec.kind == "path":
+        if not isinstance(v, str) or not v:
+            raise ConfigError(bad)
+    elif spec.kind == "dict" and not isinstance(v, dict):
+        raise ConfigError(bad)
+
+
+DEFAULTS = RunConfig()  # after the helpers above: constructing one normalises its fields

@@ -1,4 +1,4 @@
-"""Pruning rules -> keep-masks, and dead-unit compaction. Pure numpy.
+"""Pruning rules -> keep-masks, the cut's random stream, and dead-unit compaction. Pure numpy.
 
 A rule is a short string (what RunConfig.prune, the CLI and the dashboard take):
 
@@ -10,6 +10,11 @@ A rule is a short string (what RunConfig.prune, the CLI and the dashboard take):
     threshold:t     kill every weight with |w| < t
     random:f        the control: kill a random fraction f, whatever the magnitudes
 
+Every rule is one `@rule(...)` function below: its parameter's range, help text and the
+dashboard slider's range are declared with it, and the rest of the package (validation,
+the CLI's help, the dashboard's rule menu) reads them from `RULES`. Adding a rule is one
+decorated function here (plus its test).
+
 Masks are boolean arrays, True = the weight survives. Ties in magnitude are broken by
 position (a stable sort), so a rule gives the same mask on every machine.
 """
@@ -17,14 +22,108 @@ position (a stable sort), so a rule gives the same mask on every machine.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ConfigError
 
-RULES = ("none", "halving", "fraction", "keep", "threshold", "random")
-_HELP = "expected none, halving:k, fraction:f, keep:n, threshold:t or random:f (e.g. 'halving:5')"
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One pruning rule: its name, what its number means, its valid range, its slider."""
+
+    name: str
+    arg: str  # the parameter's letter in the syntax, e.g. "k" in halving:k ("" for none)
+    help: str  # one line for --help and tooltips
+    keep: Callable | None  # keep(|w| 1-D, value, rng, shape) -> bool mask; None for "none"
+    whole: bool = False  # the parameter is a whole number
+    lo: float = 0.0  # smallest valid value (inclusive)
+    hi: float | None = None  # largest valid value (exclusive), None: unbounded
+    slider: tuple = (0.0, 1.0, 0.01, 0.5)  # dashboard (min, max, step, default) ...
+    log_slider: bool = False  # ... on log10 of the value (threshold, budgets)
+    example: float = 0.0
+    label: str = ""  # the dashboard slider's label, e.g. "halvings"
+
+    def syntax(self) -> str:
+        return self.name if not self.arg else f"{self.name}:{self.arg}"
+
+    def check(self, v: float, text) -> None:
+        """Raise ConfigError unless `v` is a valid parameter of this rule."""
+        if self.whole and v != int(v):
+            raise ConfigError(f"prune={text!r}: {self.name} takes a whole number, e.g. {self.name}:{self.example:g}")
+        if v < self.lo or (self.hi is not None and v >= self.hi):
+            top = "" if self.hi is None else f" and < {self.hi:g}"
+            raise ConfigError(f"prune={text!r}: {self.name} takes a value >= {self.lo:g}{top}, "
+                              f"e.g. {self.name}:{self.example:g}")
+
+
+RULES: dict[str, RuleKind] = {"none": RuleKind("none", "", "keep every weight (dense training throughout)", None,
+                                               slider=(0, 1, 1, 0), label="(no cut)")}
+
+
+def rule(name: str, arg: str, help: str, **spec):
+    """Register `fn(|w|, value, rng, shape) -> keep mask` as the rule `name:arg`."""
+    def register(fn):
+        RULES[name] = RuleKind(name, arg, help, fn, **spec)
+        return fn
+    return register
+
+
+@rule("halving", "k", "the post's rule, k times: kill every surviving weight below the survivors' median |w|",
+      whole=True, lo=0, slider=(0, 10, 1, 5), example=5, label="halvings")
+def _halving(a, k, rng, shape):
+    keep = np.ones(a.size, dtype=bool)
+    for _ in range(int(k)):
+        surv = a[keep]
+        if surv.size == 0:
+            break
+        keep &= a >= np.median(surv)
+    return keep
+
+
+@rule("fraction", "f", "kill the fraction f of weights with the smallest |w|", lo=0, hi=1,
+      slider=(0.0, 0.99, 0.01, 0.9), example=0.9, label="fraction cut")
+def _fraction(a, f, rng, shape):
+    return _keep_largest(a, a.size - int(round(f * a.size)))
+
+
+@rule("keep", "n", "keep the n largest |w| (a fixed budget)", whole=True, lo=1, slider=(1.0, 6.0, 0.1, 3.5),
+      log_slider=True, example=3140, label="weights kept")
+def _keep(a, n, rng, shape):
+    return _keep_largest(a, min(int(n), a.size))
+
+
+@rule("threshold", "t", "kill every weight with |w| < t", lo=0, slider=(-8.0, 0.0, 0.1, -5.0), log_slider=True,
+      example=1e-4, label="|w| threshold")
+def _threshold(a, t, rng, shape):
+    return a >= t
+
+
+@rule("random", "f", "the control: kill a random fraction f, whatever the magnitudes", lo=0, hi=1,
+      slider=(0.0, 0.99, 0.01, 0.9), example=0.9, label="random cut")
+def _random(a, f, rng, shape):
+    keep = np.ones(a.size, dtype=bool)
+    keep[rng.choice(a.size, size=int(round(f * a.size)), replace=False)] = False
+    return keep
+
+
+def _keep_largest(a: np.ndarray, n_keep: int) -> np.ndarray:
+    keep = np.ones(a.size, dtype=bool)
+    order = np.argsort(a, kind="stable")  # smallest first; ties by position
+    keep[order[: a.size - n_keep]] = False
+    return keep
+
+
+def rules_help() -> str:
+    """'none | halving:k | fraction:f | ...' for help texts and error messages."""
+    return " | ".join(r.syntax() for r in RULES.values())
+
+
+def _expected() -> str:
+    first = next(r for r in RULES.values() if r.arg)
+    return f"expected {rules_help()} (e.g. '{first.name}:{first.example:g}')"
 
 
 @dataclass(frozen=True)
@@ -32,11 +131,14 @@ class Rule:
     name: str
     value: float = 0.0
 
+    @property
+    def kind(self) -> RuleKind:
+        return RULES[self.name]
+
     def __str__(self):
-        if self.name == "none":
-            return "none"
-        v = int(self.value) if self.name in ("halving", "keep") else self.value
-        return f"{self.name}:{v:g}" if isinstance(v, float) else f"{self.name}:{v}"
+        if not self.kind.arg:
+            return self.name
+        return f"{self.name}:{int(self.value)}" if self.kind.whole else f"{self.name}:{self.value:g}"
 
 
 def parse_rule(rule: str | Rule) -> Rule:
@@ -44,58 +146,38 @@ def parse_rule(rule: str | Rule) -> Rule:
     if isinstance(rule, Rule):
         return rule
     if not isinstance(rule, str):
-        raise ConfigError(f"prune={rule!r}: {_HELP}")
+        raise ConfigError(f"prune={rule!r}: {_expected()}")
     text = rule.strip().lower()
     if text in ("none", "", "dense"):
         return Rule("none")
     name, sep, arg = text.partition(":")
-    if name not in RULES or name == "none" or not sep:
-        raise ConfigError(f"prune={rule!r}: {_HELP}")
+    kind = RULES.get(name)
+    if kind is None or not kind.arg or not sep:
+        raise ConfigError(f"prune={rule!r}: {_expected()}")
     try:
         v = float(arg)
     except ValueError:
-        raise ConfigError(f"prune={rule!r}: {arg!r} is not a number; {_HELP}") from None
+        raise ConfigError(f"prune={rule!r}: {arg!r} is not a number; {_expected()}") from None
     if not math.isfinite(v):
         raise ConfigError(f"prune={rule!r}: the value must be finite")
-    if name in ("halving", "keep"):
-        if v != int(v):
-            raise ConfigError(f"prune={rule!r}: {name} takes a whole number")
-        lo = 0 if name == "halving" else 1
-        if v < lo:
-            raise ConfigError(f"prune={rule!r}: {name} takes a whole number >= {lo}")
-    elif name in ("fraction", "random"):
-        if not 0 <= v < 1:
-            raise ConfigError(f"prune={rule!r}: the fraction must be in [0, 1), e.g. {name}:0.9")
-    elif name == "threshold" and v < 0:
-        raise ConfigError(f"prune={rule!r}: the threshold must be >= 0")
+    kind.check(v, rule)
     return Rule(name, v)
 
 
-def keep_flat(absw: np.ndarray, rule: str | Rule, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Keep-mask over a 1-D array of magnitudes."""
+def cut_rng(seed: int) -> np.random.Generator:
+    """The random stream of the cut (random rules): one definition, used by the trainer's cut
+    and by every preview of it, so that a preview keeps exactly what the cut will keep."""
+    return np.random.default_rng([seed, 2])
+
+
+def keep_flat(absw: np.ndarray, rule: str | Rule, rng: np.random.Generator | None = None,
+              shape: tuple | None = None) -> np.ndarray:
+    """Keep-mask over a 1-D array of magnitudes (`shape`: the layer's, for rules that need it)."""
     r = parse_rule(rule)
     a = np.asarray(absw).ravel()
-    n = a.size
-    keep = np.ones(n, dtype=bool)
-    if r.name == "none" or n == 0:
-        return keep
-    if r.name == "halving":
-        for _ in range(int(r.value)):
-            surv = a[keep]
-            if surv.size == 0:
-                break
-            keep &= a >= np.median(surv)
-    elif r.name == "threshold":
-        keep = a >= r.value
-    elif r.name in ("fraction", "keep"):
-        n_keep = n - int(round(r.value * n)) if r.name == "fraction" else min(int(r.value), n)
-        order = np.argsort(a, kind="stable")  # smallest first; ties by position
-        keep[order[: n - n_keep]] = False
-    elif r.name == "random":
-        rng = np.random.default_rng(0) if rng is None else rng
-        n_kill = int(round(r.value * n))
-        keep[rng.choice(n, size=n_kill, replace=False)] = False
-    return keep
+    if r.kind.keep is None or a.size == 0:
+        return np.ones(a.size, dtype=bool)
+    return r.kind.keep(a, r.value, np.random.default_rng(0) if rng is None else rng, shape)
 
 
 def prune_masks(weights, rule, scope: str = "layer", rng=None) -> list[np.ndarray]:
@@ -106,7 +188,7 @@ def prune_masks(weights, rule, scope: str = "layer", rng=None) -> list[np.ndarra
     """
     weights = [np.asarray(w) for w in weights]
     if scope == "layer":
-        return [keep_flat(np.abs(w), rule, rng).reshape(w.shape) for w in weights]
+        return [keep_flat(np.abs(w), rule, rng, w.shape).reshape(w.shape) for w in weights]
     if scope != "global":
         raise ConfigError(f"prune_scope={scope!r}: expected 'layer' or 'global'")
     flat = keep_flat(np.concatenate([np.abs(w).ravel() for w in weights]), rule, rng)

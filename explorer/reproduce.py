@@ -17,8 +17,8 @@ land in DIR/runs.jsonl and an interrupted reproduce resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -43,6 +43,14 @@ QUICK_STEPS = 5_000
 QUICK_HELP = (f"--quick: {QUICK_STEPS:,} SGD steps instead of 30,000, on the first {QUICK_STEPS:,} training samples "
               f"(so one pass, as in the post), with the same widths, halvings, controls and test samples. "
               f"About 25 runs, well under a minute on 2 cores.")
+
+
+DESCRIPTION = ("Run the post's experiments (dense widths 2..128; 128 units with k = 0..5 halvings; a fixed budget "
+               "of ~3,140 input weights at 4..128 units) on its protocol (burn-in 200, batch 1, lr 0.01, 30,000 "
+               "steps; the post's 40,000/500 split on MNIST-shaped data), each pruned run also with a random cut "
+               "of the same size. Prints a table beside the post's published numbers and writes results.csv, "
+               "results.json, runs.jsonl and figures into --out. Resumable: the same command again runs only "
+               "what is missing.")
 
 
 def budget_k(hidden: int) -> int:
@@ -85,11 +93,9 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
 
     Returns the results.json object: {dataset, quick, seeds, protocol, rows, post, figures, note}.
     """
-    from .data import load
-    from .sweep import sweep
+    from .sweeps import sweep
 
-    if dataset == "auto":
-        dataset = load("auto", data_dir, n_train=1, n_test=1, verbose=progress).name
+    dataset = _resolve(dataset, data_dir, progress)
     base = base_config(dataset, data_dir, quick)
     rows = plan(base)
     seeds = list(range(seeds))
@@ -112,9 +118,24 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
     return result
 
 
+def _resolve(dataset, data_dir, verbose) -> str:
+    if dataset != "auto":
+        return dataset
+    from .data import load
+
+    return load("auto", data_dir, n_train=1, n_test=1, verbose=verbose).name
+
+
+def plan_runs(dataset="auto", data_dir=None, quick=False, seeds=1) -> list[RunConfig]:
+    """Every run `reproduce` would make (shared runs listed once), without running any."""
+    rows = plan(base_config(_resolve(dataset, data_dir, False), data_dir, quick))
+    cfgs = [r["config"].replace(seed=s) for r in rows for s in range(seeds)]
+    return list({json.dumps(c.to_dict(), sort_keys=True): c for c in cfgs}.values())
+
+
 def _table(rows, records, n_seeds) -> list[dict]:
     """One line per (experiment, hidden, k): ours, the random control, the post's numbers."""
-    from .sweep import mean_ci, run_seconds
+    from .summary import mean_ci, run_seconds
 
     n = len(rows)
     by_row = [records[i * n_seeds:(i + 1) * n_seeds] for i in range(n)]
@@ -147,7 +168,7 @@ COLUMNS = ["experiment", "hidden", "k", "input_weights_left", "accuracy", "accur
 
 
 def _csv(table) -> str:
-    from .sweep import csv_text
+    from .summary import csv_text
 
     return csv_text(table, COLUMNS)
 
@@ -237,48 +258,3 @@ def _figures(table, dataset, out, formats):
     hal.update_layout(title="Accuracy and time vs halvings of the input layer", width=1000, height=520,
                       legend=legend)
     return write_figures({"accuracy_vs_width": acc, "time_vs_width": tim, "halvings": hal}, out, formats=formats)
-
-
-def cmd_reproduce(args) -> int:
-    from .sweep import _exit_code, _formats, executor_from_args
-
-    if args.seeds < 1:
-        from .errors import ConfigError
-
-        raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
-    executor, close = executor_from_args(args)
-    t0 = time.perf_counter()
-    try:
-        res = reproduce(args.dataset, args.data_dir, args.out, quick=args.quick, seeds=args.seeds,
-                        executor=executor, workers=args.workers, progress=not args.no_progress,
-                        formats=_formats(args.formats))
-    finally:
-        close()
-    print(format_table(res["rows"], res["dataset"]))
-    out = Path(args.out)
-    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
-          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
-    if res["note"]:
-        print(f"explorer: {res['note']}", file=sys.stderr)
-    return _exit_code(res["records"], out)
-
-
-def add_reproduce_command(sub) -> None:
-    from .sweep import add_runner_options
-
-    r = sub.add_parser(
-        "reproduce", help="the post's three experiments and the random-cut control, beside its numbers",
-        description="Run the post's experiments (dense widths 2..128; 128 units with k = 0..5 halvings; a fixed "
-                    "budget of ~3,140 input weights at 4..128 units) on its protocol (burn-in 200, batch 1, lr "
-                    "0.01, 30,000 steps; the post's 40,000/500 split on MNIST-shaped data), each pruned run also "
-                    "with a random cut of the same size. Prints a table beside the post's published numbers and "
-                    "writes results.csv, results.json, runs.jsonl and figures into --out. Resumable: the same "
-                    "command again runs only what is missing. " + QUICK_HELP)
-    r.add_argument("--dataset", default="auto",
-                   help="auto (MNIST if present, else Fashion-MNIST, else digits), mnist, fashion-mnist, ...")
-    r.add_argument("--data-dir", default=None, help="folder holding the data set's files")
-    r.add_argument("--out", default="reproduce", metavar="DIR", help="output folder (default: ./reproduce)")
-    r.add_argument("--quick", action="store_true", help=QUICK_HELP.removeprefix("--quick: "))
-    r.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds 0..N-1 per run, for 95%% intervals")
-    add_runner_options(r)
-    r.set_defaults(func=cmd_reproduce)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import RunConfig
-from explorer.app import Explorer, rule_text
+from explorer.app import Explorer
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_prune_slider_previews_without_training(app):
     step, views_draws = app.trainer.state.step, app.views["accuracy"].draws
     labels, thresholds = [], []
     for k in (2, 3, 4):
-        app.controls["prune_value"].value = k  # its latency is measured in benchmarks/bench_views.py
+        app.controls["prune"].slider.value = k  # its latency is measured in benchmarks/bench_views.py
         a = np.abs(app.trainer.weights(0))
         assert app.views["weights"].fig.data[2].x[0] == pytest.approx(np.sort(a.ravel())[::-1][
             int(app.views["weights"].kept[1]) - 1])
@@ -42,8 +42,8 @@ def test_prune_slider_previews_without_training(app):
     assert app.views["accuracy"].draws == views_draws
     assert len(set(labels)) == 3 and thresholds == sorted(thresholds)
     assert app.trainer.config.prune == "halving:4"  # the cut to come uses the slider's rule
-    app.controls["prune_kind"].value = "fraction"
-    assert app.trainer.config.prune == rule_text("fraction", app.controls["prune_value"].value)
+    app.controls["prune"].kind.value = "fraction"
+    assert app.trainer.config.prune == app.controls["prune"].value == "fraction:0.9"
     assert "kept" in app.controls["kept"].value and app.trainer.state.step == step
 
 
@@ -109,10 +109,10 @@ def test_export_writes_the_promised_files(app, tmp_path):
 
 def test_save_and_load_config(app, tmp_path):
     app.controls["seed"].value = 3
-    app.controls["prune_value"].value = 2
+    app.controls["prune"].slider.value = 2
     path = app.save_config(tmp_path / "c.json")
     other = Explorer(dataset="digits")
     cfg = other.load_config(path)
     assert cfg == app.trainer.config and other.trainer.config == cfg
-    assert other.controls["seed"].value == 3 and other.controls["prune_value"].value == 2
+    assert other.controls["seed"].value == 3 and other.controls["prune"].value == "halving:2"
     assert other.controls["hidden"].value == "16"

@@ -15,7 +15,8 @@ import pytest
 
 from explorer import RunConfig
 from explorer.cli import main
-from explorer.sweep import RUNS_FILE, RunLog, grid, run_id, summarize, sweep
+from explorer.summary import summarize
+from explorer.sweeps import RUNS_FILE, RunLog, grid, run_id, sweep
 
 # small and quick, but learning something (digits, larger init and lr than the post's)
 BASE = RunConfig(dataset="digits", hidden=(16,), burn_in=20, prune="halving:2", steps=300, lr=0.05,
@@ -113,10 +114,10 @@ def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path):
     assert len(_lines(tmp_path)) == 4  # one line per run
     kept = sweep(cfgs, out=tmp_path, workers=2, progress=False, retry_failed=False)
     assert kept[2] == again[2]
-    # identical configs run once and share their record; `explorer.sweep` is callable even once the
-    # submodule of that name has been imported (which shadows the package's lazy function)
+    # identical configs run once and share their record; `explorer.sweep` is the function (the
+    # engine module is explorer.sweeps, so no submodule of that name can shadow it)
     import explorer
-    import explorer.sweep
+    import explorer.sweeps  # noqa: F401
 
     assert callable(explorer.sweep)
     dup = explorer.sweep([BASE, BASE], progress=False, workers=1)
@@ -136,7 +137,7 @@ def test_runlog_drops_garbage_and_keeps_one_line_per_run(tmp_path):
 
 @pytest.mark.parametrize("argv, msg", [
     (["--activation", "sigmoid"], "activation='sigmoid'"),
-    (["--prune", "fraction:2"], "the fraction must be in [0, 1)"),
+    (["--prune", "fraction:2"], "fraction takes a value >= 0 and < 1"),
     (["--burn-in", "0,,5"], "an empty value in the list"),
     (["--hidden", "8,x"], "--hidden 'x'"),
     (["--seeds", "0"], "--seeds 0"),

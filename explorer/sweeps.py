@@ -21,10 +21,10 @@ What it owns:
     machine's fault (a killed worker, a missing data folder fixed since), and a deterministic
     failure costs little to repeat. Pass `retry_failed=False` to keep them. Status "diverged"
     runs are results (same config, same divergence) and are kept.
-  * The `explorer sweep` command (grid from options and/or a JSON file, summary table with 95%
-    intervals over seeds, `summary.csv`, heatmaps) and the wiring of `explorer reproduce`
-    (which lives in reproduce.py and is built on `sweep`). The grid.json format is `GRID_HELP`
-    below (also printed by `explorer sweep --help`).
+  * `grid(base, axes)` and `read_grid(path)`: the cartesian product of settings (deduplicated:
+    `--hidden 32,32` is one run), and the grid.json format (`GRID_HELP`, also printed by
+    `explorer sweep --help`). Summaries and figures of the records are in summary.py; the
+    command line (argparse) is cli.py's.
 
 The data set split of the post (`load(..., heldout="post")`) is not a RunConfig field; a sweep
 asks for it with `extra={"heldout": "post"}` in the config (`--heldout post` on the command
@@ -33,13 +33,9 @@ line), so it is part of the run's identity and of its record.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import hashlib
-import io
 import itertools
 import json
-import math
 import os
 import socket
 import sys
@@ -50,26 +46,22 @@ from collections import OrderedDict
 from concurrent.futures import as_completed
 from pathlib import Path
 
-from .config import RunConfig
+from .config import SETTINGS, RunConfig
 from .errors import ConfigError, ExplorerError
-from .export import dumps, jsonable, write_figures, write_text_atomic
+from .export import dumps, jsonable, write_text_atomic
 
 RUNS_FILE = "runs.jsonl"
-_INT_FIELDS = ("burn_in", "steps", "batch_size", "seed", "eval_every")
 
 
 # -- identity ---------------------------------------------------------------------------------
 def canonical(config) -> RunConfig:
-    """A validated RunConfig whose JSON is canonical (plain types, floats as floats)."""
+    """A validated RunConfig whose JSON is canonical (RunConfig normalises the types; `extra`
+    may still hold numpy values, made plain here)."""
     if isinstance(config, dict):
         config = RunConfig.from_dict(config)
     if not isinstance(config, RunConfig):
         raise ConfigError(f"a sweep takes RunConfigs or dicts, got {type(config).__name__}")
-    d = jsonable(config.validate().to_dict())
-    d["lr"], d["init_scale"] = float(d["lr"]), float(d["init_scale"])
-    for k in _INT_FIELDS:
-        d[k] = int(d[k])
-    return RunConfig.from_dict(d).validate()
+    return RunConfig.from_dict(jsonable(config.validate().to_dict()))
 
 
 def run_id(config) -> str:
@@ -345,20 +337,23 @@ the grid is the cartesian product. "seeds": N is short for "seed": [0, ..., N-1]
 ("hidden": [64, [256, 128]] is two runs: 64 units, and two layers of 256 and 128.)
 Precedence: defaults < --config < "base" < grid axes < options given on the command line."""
 
-_FIELDS = [f for f in RunConfig().to_dict()]
+_AXES = [name for name, spec in SETTINGS.items() if spec.sweep]
 
 
 def grid(base: RunConfig | None = None, axes: dict | None = None) -> list[RunConfig]:
-    """The cartesian product of `axes` ({field: [values]}) over `base`, validated."""
+    """The cartesian product of `axes` ({field: [values]}) over `base`, validated, each distinct
+    run once (`--hidden 32,32,032` is one run), in the order of first appearance."""
     base = base or RunConfig()
     axes = dict(axes or {})
     for k, vals in axes.items():
-        if k not in _FIELDS:
-            raise ConfigError(f"unknown grid axis {k!r}; known: {', '.join(_FIELDS)}")
+        if k not in _AXES:
+            why = "is not a setting" if k not in SETTINGS else "cannot vary in a sweep"
+            raise ConfigError(f"grid axis {k!r} {why}; axes: {', '.join(_AXES)}")
         if not vals:
             raise ConfigError(f"grid axis {k!r} has no values, so the grid would be empty; give at least one")
     keys = list(axes)
-    return [canonical(base.replace(**dict(zip(keys, combo)))) for combo in itertools.product(*axes.values())]
+    runs = (canonical(base.replace(**dict(zip(keys, combo)))) for combo in itertools.product(*axes.values()))
+    return list({run_id(c): c for c in runs}.values())
 
 
 def read_grid(path) -> tuple[dict, dict]:
@@ -382,254 +377,22 @@ def read_grid(path) -> tuple[dict, dict]:
                 raise ConfigError(f"--grid {str(p)!r}: \"seeds\" must be a whole number >= 1, got {v!r}")
             axes["seed"] = list(range(v))
             continue
-        if k not in _FIELDS:
-            raise ConfigError(f"--grid {str(p)!r}: unknown key {k!r}; known: base, seeds, {', '.join(_FIELDS)}")
+        if k not in _AXES:
+            raise ConfigError(f"--grid {str(p)!r}: unknown key {k!r}; known: base, seeds, {', '.join(_AXES)}")
         axes[k] = v if isinstance(v, list) else [v]
         if not axes[k]:
             raise ConfigError(f"--grid {str(p)!r}: {k!r} is an empty list, so the grid would be empty")
     return base, axes
 
 
-# -- summaries --------------------------------------------------------------------------------
-def show(field: str, value) -> str:
-    """An axis value as a short label: hidden [256, 128] -> 256x128, prune_layers [0, 1] -> 0+1."""
-    if field == "hidden" and isinstance(value, list):
-        return "x".join(map(str, value))
-    if isinstance(value, list):
-        return "+".join(map(str, value))
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def varying_axes(records) -> list[str]:
-    """Config fields (other than seed) whose values differ between records, in field order."""
-    seen: dict = {}
-    for r in records:
-        for k, v in r["config"].items():
-            seen.setdefault(k, set()).add(json.dumps(v, sort_keys=True))
-    return [k for k in _FIELDS if k != "seed" and len(seen.get(k, ())) > 1]
-
-
-def run_seconds(r: dict) -> float:
-    """A run's compute time: burn-in + prune + sparse training (not data loading or evaluation)."""
-    s = r["seconds"]
-    return s["burn_in"] + s["prune"] + s["train"]
-
-
-def mean_ci(values) -> tuple[float | None, float | None]:
-    """Mean and the half-width of its 95% t-interval (None with fewer than 2 values)."""
-    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return None, None
-    m = sum(vals) / len(vals)
-    if len(vals) < 2:
-        return m, None
-    from scipy.stats import t
-
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
-    return m, float(t.ppf(0.975, len(vals) - 1)) * sd / math.sqrt(len(vals))
-
-
-def summarize(records, axes: list[str] | None = None) -> tuple[list[str], list[dict]]:
-    """(axes, rows): one row per combination of the varying axes, mean and 95% CI over seeds."""
-    axes = varying_axes(records) if axes is None else axes
-    groups: dict = {}
-    for r in records:
-        key = tuple(show(a, r["config"][a]) for a in axes)
-        groups.setdefault(key, []).append(r)
-    rows = []
-    for key, rs in groups.items():
-        ok = [r for r in rs if r["status"] != "failed"]
-        acc, acc_ci = mean_ci([r["test_accuracy"] for r in ok])
-        sec, sec_ci = mean_ci([run_seconds(r) for r in ok])
-        alive, _ = mean_ci([sum(r["weights_alive"]) for r in ok])
-        rows.append({**dict(zip(axes, key)), "runs": len(rs), "failed": len(rs) - len(ok),
-                     "accuracy": acc, "accuracy_ci95": acc_ci, "seconds": sec, "seconds_ci95": sec_ci,
-                     "weights_alive": alive})
-    return axes, rows
-
-
-def _fmt(v, digits=4) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def format_table(axes, rows) -> str:
-    head = [*axes, "runs", "failed", "accuracy", "+-95%", "seconds", "+-95%", "weights alive"]
-    body = [[*(row[a] for a in axes), str(row["runs"]), str(row["failed"]), _fmt(row["accuracy"]),
-             _fmt(row["accuracy_ci95"]), _fmt(row["seconds"], 3), _fmt(row["seconds_ci95"], 3),
-             _fmt(None if row["weights_alive"] is None else round(row["weights_alive"]))] for row in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    return "\n".join("  ".join(str(x).rjust(w) for x, w in zip(line, widths)) for line in [head, *body])
-
-
-def csv_text(rows, columns) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
-def heatmaps(records, axes) -> dict:
-    """{stem: figure}: accuracy and seconds over the first two varying axes (mean of the rest)."""
-    import plotly.graph_objects as go
-
-    if len(axes) < 2:
-        return {}
-    x_axis, y_axis = axes[:2]
-    xs = list(dict.fromkeys(show(x_axis, r["config"][x_axis]) for r in records))
-    ys = list(dict.fromkeys(show(y_axis, r["config"][y_axis]) for r in records))
-    rest = ", ".join(["seeds", *axes[2:]])
-    figs = {}
-    for stem, title, value in (("heatmap_accuracy", "test accuracy", lambda r: r["test_accuracy"]),
-                               ("heatmap_seconds", "seconds (burn-in + prune + train)", run_seconds)):
-        z = []
-        for y in ys:
-            row = []
-            for x in xs:
-                vals = [value(r) for r in records if r["status"] != "failed"
-                        and show(x_axis, r["config"][x_axis]) == x and show(y_axis, r["config"][y_axis]) == y]
-                row.append(mean_ci(vals)[0])
-            z.append(row)
-        fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Viridis", texttemplate="%{z:.3g}",
-                                   colorbar={"title": title.split(" (")[0]}))
-        fig.update_layout(title=f"{title}, mean over {rest}", xaxis_title=x_axis, yaxis_title=y_axis,
-                          xaxis_type="category", yaxis_type="category", width=720, height=520)
-        figs[stem] = fig
-    return figs
-
-
-# -- command line -----------------------------------------------------------------------------
-def _split(flag: str, field: str, text: str) -> list:
-    from .cli import parse_value
-
-    parts = text.split(",")
-    if any(not p.strip() for p in parts):
-        raise ConfigError(f"{flag} {text!r}: an empty value in the list; write values separated by commas, "
-                          f"e.g. {flag} 0,200")
-    if field == "prune_layers":  # in a sweep the comma separates runs; layers are joined with +
-        parts = [p.replace("+", ",") for p in parts]
-    return [parse_value(field, p.strip()) for p in parts]
-
-
-def configs_from_args(args) -> list[RunConfig]:
-    """The grid of `explorer sweep`: --config, --grid, then the options (comma lists are axes)."""
-    from .cli import TRAIN_OPTIONS
-
-    base = RunConfig.from_json(args.config) if args.config else RunConfig()
-    axes: dict = {}
-    if args.grid:
-        base_d, axes = read_grid(args.grid)
-        base = RunConfig.from_dict({**base.to_dict(), **base_d})
-    for flag, field, _ in TRAIN_OPTIONS:
-        text = getattr(args, field, None)
-        if text is not None:
-            axes[field] = _split(flag, field, text)
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
-        if args.seed is not None:
-            raise ConfigError("--seeds N runs seeds 0..N-1 and --seed picks seeds; pass only one of them")
-        axes["seed"] = list(range(args.seeds))
-    if args.heldout:
-        if args.heldout != "post":
-            raise ConfigError(f"--heldout {args.heldout!r}: the only split is 'post' (test on training "
-                              f"samples 40,000..40,499)")
-        base = base.replace(extra={**base.extra, "heldout": "post"})
-    return grid(base, axes)
-
-
-def executor_from_args(args):
-    """(executor or None, a function that closes what we opened)."""
-    if getattr(args, "scheduler", None):
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ExplorerError("--scheduler needs dask.distributed: pip install 'explorer[dask]'") from None
-        try:
-            client = Client(args.scheduler, timeout="10s")
-        except Exception as e:
-            raise ExplorerError(f"--scheduler {args.scheduler!r}: could not connect ({one_line(e)})") from None
-        return client.get_executor(pure=False), client.close
-    return None, lambda: None
-
-
-def cmd_sweep(args) -> int:
-    cfgs = configs_from_args(args)
-    formats = _formats(args.formats)
-    out = Path(args.out)
-    executor, close = executor_from_args(args)
-    print(f"explorer sweep: {len(cfgs)} runs into {out / RUNS_FILE}", file=sys.stderr)
+def dask_executor(address: str):
+    """(an executor on the Dask scheduler at `address`, a function that closes the client)."""
     try:
-        records = sweep(cfgs, executor=executor, out=out, progress=not args.no_progress, workers=args.workers)
-    finally:
-        close()
-    axes, rows = summarize(records)
-    print(format_table(axes, rows))
-    cols = [*axes, "runs", "failed", "accuracy", "accuracy_ci95", "seconds", "seconds_ci95", "weights_alive"]
-    write_text_atomic(out / "summary.csv", csv_text(rows, cols))
-    paths, note = write_figures(heatmaps(records, axes), out, formats=formats)
-    print(f"wrote {out / 'summary.csv'}" + (f" and {len(paths)} figure files" if paths else ""), file=sys.stderr)
-    if note:
-        print(f"explorer: {note}", file=sys.stderr)
-    return _exit_code(records, out)
-
-
-def _formats(text: str) -> tuple:
-    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("html", "png", "svg", "pdf")]
-    if bad or not formats:
-        raise ConfigError(f"--formats {text!r}: expected a comma list of html, png, svg, pdf")
-    return formats
-
-
-def _exit_code(records, out) -> int:
-    bad = [r for r in records if r["status"] != "ok"]
-    if not bad:
-        return 0
-    kinds = sorted({r["status"] for r in bad})
-    print(f"explorer: {len(bad)} of {len(records)} runs {' or '.join(kinds)}; first: {bad[0]['error']} "
-          f"(see \"error\" in {Path(out) / RUNS_FILE})", file=sys.stderr)
-    return 1
-
-
-def add_runner_options(p: argparse.ArgumentParser) -> None:
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="worker processes on this machine (default: all cores)")
-    where.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786 (needs dask.distributed)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--formats", default="html,png,svg", help="figure formats (default: html,png,svg)")
-
-
-def add_sweep_commands(sub) -> None:
-    """Add `explorer sweep` and `explorer reproduce` to the CLI's subparsers."""
-    from .cli import add_train_options
-    from .reproduce import add_reproduce_command
-
-    s = sub.add_parser(
-        "sweep", help="a grid of runs in parallel, resumable, with summary tables and heatmaps",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run a grid of configs on all cores or a Dask cluster. Every `explorer train` option is "
-                    "accepted; a comma list makes it an axis of the grid (e.g. --burn-in 0,50,200 --hidden "
-                    "128,1024; --prune-layers joins layers with +: 0+1,all). One JSON line per finished run "
-                    "goes to OUT/runs.jsonl; the same command again skips finished runs and retries failed "
-                    "ones. Then a summary (mean and 95% interval over seeds) is printed and written to "
-                    "OUT/summary.csv, with heatmaps of accuracy and time over the first two varying axes.",
-        epilog=GRID_HELP)  # argparse %-formats descriptions only when they hold %(prog)
-    add_train_options(s)
-    s.add_argument("--grid", metavar="FILE", help="grid.json with the axes (format below)")
-    s.add_argument("--seeds", type=int, default=None, metavar="N", help="run seeds 0..N-1 of every grid point")
-    s.add_argument("--heldout", default=None, metavar="post",
-                   help="'post': the post's split of MNIST-shaped data (train on samples 0..39,999, "
-                        "test on 40,000..40,499)")
-    s.add_argument("--out", required=True, metavar="DIR", help="folder for runs.jsonl, summary.csv, heatmaps")
-    add_runner_options(s)
-    s.set_defaults(func=cmd_sweep)
-    add_reproduce_command(sub)
+        from dask.distributed import Client
+    except ImportError:
+        raise ExplorerError("--scheduler needs dask.distributed: pip install 'explorer[dask]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except Exception as e:
+        raise ExplorerError(f"--scheduler {address!r}: could not connect ({one_line(e)})") from None
+    return client.get_executor(pure=False), client.close
