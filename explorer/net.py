@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas as _blas
 
 try:  # numba is the sanctioned accelerator; everything works without it (scipy path)
     import numba
@@ -33,6 +32,8 @@ try:  # numba is the sanctioned accelerator; everything works without it (scipy 
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
     HAVE_NUMBA = False
+
+from . import blas
 
 
 def layer_sizes(n_features: int, hidden, n_classes: int) -> list[int]:
@@ -177,66 +178,18 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
 
 
 def apply_dense(Ws, factors, lr: float, masks=None) -> None:
-    """W += (lr / B) * H^T D for each layer (`update`), in place with BLAS: one pass over W and no
-    temporaries, which is what makes the dense phase fast. At B = 1 scipy's dger (W.T is
-    Fortran-ordered (n_out, n_in), so BLAS updates it in place); at B > 1 a dgemm with
-    beta = 1 in numpy's own BLAS (`numpy_blas`), so that every product of a step at B > 1
-    runs in one thread pool (see Trainer._blas_threads)."""
+    """W += (lr / B) * H^T D for each layer (`update`), in place with BLAS: one pass over W
+    and no temporaries, which is what makes the dense phase fast. At B = 1 scipy's dger; at
+    B > 1 a dgemm with beta = 1 in numpy's own BLAS, so that every product of a step at
+    B > 1 runs in one thread pool (see blas.one_thread). With masks, `update` masked."""
     for l, (W, (h, d)) in enumerate(zip(Ws, factors)):
         c = lr / h.shape[0]
         if masks is not None and masks[l] is not None:
             update(W, c, (h.T @ d) * masks[l])
         elif h.shape[0] == 1:
-            _blas.dger(c, d[0], h[0], a=W.T, overwrite_a=1)
+            blas.ger_acc(W, h, d, c)
         else:
-            gemm_acc(W, h, d, c)
-
-
-_NUMPY_BLAS = None  # (library controller, cblas dgemm or None), found on first use
-
-
-def numpy_blas(controller=None):
-    """numpy's own BLAS: (threadpoolctl library controller, its cblas_dgemm through ctypes),
-    either None when numpy's BLAS cannot be told apart from other libraries' (it is then
-    not inside numpy's installation, e.g. a system OpenBLAS shared with scipy) or has no
-    dgemm symbol we know. numpy's matmul has no beta = 1 (C += A B) and `W += c * (H.T @ D)`
-    costs two extra passes over W (35 vs 24 us/sample at 785 x 1024, batch 64)."""
-    global _NUMPY_BLAS
-    if _NUMPY_BLAS is None:
-        import ctypes
-        import os
-
-        from threadpoolctl import ThreadpoolController
-
-        controller = controller if controller is not None else ThreadpoolController()
-        root = os.path.dirname(os.path.realpath(np.__file__))  # .../numpy: numpy.libs, numpy/.dylibs
-        libs = [lc for lc in controller.lib_controllers
-                if lc.user_api == "blas" and os.path.realpath(lc.filepath).startswith(root)]
-        lc, fn = (libs[0] if len(libs) == 1 else None), None
-        if lc is not None and lc.internal_api == "openblas":
-            lib = ctypes.CDLL(lc.filepath)  # already loaded by numpy: the same library and pool
-            for name, integer in (("scipy_cblas_dgemm64_", ctypes.c_int64), ("cblas_dgemm64_", ctypes.c_int64),
-                                  ("scipy_cblas_dgemm", ctypes.c_int), ("cblas_dgemm", ctypes.c_int)):
-                fn = getattr(lib, name, None)
-                if fn is not None:
-                    p, dbl = ctypes.c_void_p, ctypes.c_double
-                    fn.argtypes = [ctypes.c_int] * 3 + [integer] * 3 + [dbl, p, integer, p, integer, dbl, p, integer]
-                    fn.restype = None
-                    break
-        _NUMPY_BLAS = (lc, fn)
-    return _NUMPY_BLAS
-
-
-def gemm_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> None:
-    """W += c * h^T d in place with numpy's BLAS (dgemm, beta = 1: one pass over W)."""
-    fn = numpy_blas()[1]
-    ok = all(a.dtype == np.float64 and a.flags.c_contiguous for a in (W, h, d))
-    if fn is None or not ok:
-        update(W, c, h.T @ d)
-        return
-    n_in, n_out = W.shape  # row-major, A = h transposed (B x n_in), B = d (B x n_out)
-    fn(101, 112, 111, n_in, n_out, h.shape[0], c, h.ctypes.data, n_in, d.ctypes.data, n_out, 1.0, W.ctypes.data,
-       n_out)
+            blas.gemm_acc(W, h, d, c)
 
 
 def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:

@@ -23,17 +23,15 @@ import types
 import warnings
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from . import blas
 from . import net as N
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
 from .errors import ConfigError, DataError, ExplorerError
 from .prune import compact_units, parse_rule, prune_masks
 
-_THREADPOOLS = None  # a ThreadpoolController, made on first use
 _WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)
-_NUMPY_POOL = None  # (numpy's BLAS library controller, its thread count before our limits), if found
 MAX_CHUNK = 50_000  # steps per fused call when nothing else bounds a chunk
 TIMED_CHUNK_SECONDS = 0.02  # chunk length when a time-throttled callback is attached
 
@@ -269,7 +267,7 @@ class Trainer:
 
     def run(self, steps: int | None = None) -> Trainer:
         """Advance by at most `steps` steps (None: to the end). Returns self."""
-        with self._blas_threads():
+        with blas.one_thread():
             return self._run(steps)
 
     def _run(self, steps: int | None) -> Trainer:
@@ -345,28 +343,6 @@ class Trainer:
         if cfg.eval_every and s.step % cfg.eval_every == 0 and s.step < self.total_steps:
             self._evaluate()
 
-    def _blas_threads(self):
-        """A run holds BLAS to one thread. At batch size 1 the dense phase alternates reads
-        (forward) and rank-1 writes of the same W; split over two threads, each step moves W
-        between the cores' caches and runs 2x slower (116 vs 58 us at 785x128). At any batch
-        size numpy and scipy each bring their own OpenBLAS with its own thread pool, and a
-        step alternates between them: with two threads each, the pools' spinning threads
-        fight over the two cores (measured at batch 64: 1,219 vs 12 us/sample at 784-128-10,
-        1,708 vs 111 at 784-1024-10). Hooks run inside the limit too: a view's numpy call
-        between two chunks fought the same way (stats.feedback took 38 ms instead of 1 ms).
-
-        The one exception: dense steps at batch size B > 1 make every product in numpy's
-        BLAS (`net.gemm_acc` for the update) and nothing in scipy's, so numpy's pool gets
-        back its own thread count for them (`_dense_threads`) while scipy's stays at one:
-        34 vs 63 us/sample at 784-1024-10, batch 64. Hooks still run with one thread."""
-        global _THREADPOOLS, _NUMPY_POOL
-        if _THREADPOOLS is None:  # built once: building one inspects every loaded library (~0.3 ms)
-            _THREADPOOLS = ThreadpoolController()
-            lc, gemm = N.numpy_blas(_THREADPOOLS)
-            if lc is not None and gemm is not None:  # its thread count before any limit of ours
-                _NUMPY_POOL = (lc, lc.num_threads)
-        return _THREADPOOLS.limit(limits=1, user_api="blas")
-
     def _accumulate(self, seconds: float, steps: int) -> None:
         s = self.state
         s.seconds["burn_in" if s.phase == "burn_in" else "train"] += seconds
@@ -415,14 +391,14 @@ class Trainer:
     def _dense_steps(self, batches, relu: bool, store: bool, apply: bool) -> int:
         """The dense phase: one `dense_step` a batch, gathered straight into the step's
         reusable buffers (bias column already set). At B > 1 every product is in numpy's
-        BLAS and numpy's pool gets back the threads it had before the run (see _blas_threads)."""
+        BLAS and numpy's pool gets back the threads it had before the run (see blas.one_thread)."""
         X, Y = self._data["X"], self._data["y"]
         n, B = batches.shape
         work = getattr(self, "_work", None)
         if work is None or not work.fits(self._W, B):
             work = self._work = N.DenseWork([self._W[0].shape[0], *(w.shape[1] for w in self._W)], B)
         Xa = work.H[0]
-        with _dense_threads(B):
+        with blas.dense_threads(B):
             for i in range(n):
                 last = i == n - 1
                 idx = batches[i]
@@ -456,7 +432,7 @@ class Trainer:
         if self._snet is not None:
             N.apply_raw(self._snet, self._grads, self.lr, self.config.batch_size, self.engine)
         else:  # with the steps' thread count: the same BLAS partition, bit-identical to a fused step
-            with _dense_threads(self.config.batch_size):
+            with blas.dense_threads(self.config.batch_size):
                 N.apply_dense(self._W, self._factors, self.lr)
 
     def _prune(self) -> None:
@@ -562,28 +538,6 @@ class Trainer:
         c = self.config
         return (f"Trainer(hidden={c.hidden}, burn_in={c.burn_in}, prune={c.prune!r}, steps={c.steps}, "
                 f"batch_size={c.batch_size}, lr={self.lr if self._data else c.lr}, seed={c.seed})")
-
-
-class _dense_threads:
-    """Inside a run (BLAS held to one thread), give numpy's BLAS back the threads it had
-    before the run for dense steps at batch size B > 1, and restore one thread after, so
-    that hooks run with one. Set directly on the library (a ctypes call, ~1 us) rather than
-    with a threadpoolctl limiter (which re-inspects the library on every enter)."""
-
-    def __init__(self, B: int):
-        pool = _NUMPY_POOL if B > 1 else None
-        self.pool, self.threads = pool if pool is not None else (None, 1)
-
-    def __enter__(self):
-        if self.pool is not None:
-            self.before = self.pool.num_threads
-            if self.before != self.threads:
-                self.pool.set_num_threads(self.threads)
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool is not None and self.before != self.threads:
-            self.pool.set_num_threads(self.before)
 
 
 def _prepare_data(dataset, cfg: RunConfig) -> dict:
