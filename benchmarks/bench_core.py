@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from explorer import RunConfig, Trainer
-from explorer import net as N
+from explorer import kernels as K
 from explorer.data import load
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # else the torch columns are skipped
@@ -268,7 +268,7 @@ def main(argv=None):
     blas = [(i.get("internal_api"), i.get("version"), i.get("architecture"), i.get("num_threads"))
             for i in threadpool_info() if i.get("user_api") == "blas"]
     print(f"# bench_core: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, BLAS {blas}, "
-          f"numba {'yes' if N.HAVE_NUMBA else 'no'}, torch {'yes' if HAVE_TORCH else 'absent'}, "
+          f"numba {'yes' if K.HAVE_NUMBA else 'no'}, torch {'yes' if HAVE_TORCH else 'absent'}, "
           f"load average {os.getloadavg()}")
     only = {int(t) for t in a.only.split(",") if t.strip()}
     data = load("fashion-mnist", verbose=False)

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from . import blas
+from . import kernels as K
 from . import net as N
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
@@ -184,7 +185,7 @@ class Trainer:
         cfg, d = self.config, self._data
         key = (len(cfg.hidden), cfg.activation, cfg.batch_size == 1, cfg.pruned_layer_indices() == (),
                self.engine, d["X"].dtype.str, d["X_test"].dtype.str)
-        if not N.HAVE_NUMBA or key in _WARM:
+        if not K.HAVE_NUMBA or key in _WARM:
             return
         _WARM.add(key)  # before the throwaway run, whose own setup then returns here
         n = min(d["n_train"], 2 * cfg.batch_size + 2)
@@ -202,9 +203,9 @@ class Trainer:
             raise ExplorerError("call setup(dataset) or fit(dataset) before reset()")
         cfg = self.config.validate()
         d = self._data
-        if cfg.engine == "numba" and not N.HAVE_NUMBA:
+        if cfg.engine == "numba" and not K.HAVE_NUMBA:
             raise ConfigError("engine='numba' but numba is not installed; pip install numba, or use engine='scipy'")
-        self.engine = "numba" if (cfg.engine != "scipy" and N.HAVE_NUMBA) else "scipy"
+        self.engine = "numba" if (cfg.engine != "scipy" and K.HAVE_NUMBA) else "scipy"
         sizes = N.layer_sizes(d["n_features"], cfg.hidden, d["n_classes"])
         self._shapes = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
         self._W = N.init_weights(sizes, cfg.init_scale, np.random.default_rng([cfg.seed, 0]))
@@ -368,8 +369,8 @@ class Trainer:
         if self._snet is not None and self.engine == "numba":
             losses = np.empty(n)
             graw = np.empty(len(self._snet.data)) if store else None
-            k = N.sparse_steps_numba(self._snet, d["X"], d["y"], batches, relu, self.lr, losses, graw,
-                                     store_last=store, apply_last=apply)
+            k = K.sparse_steps(self._snet, d["X"], d["y"], batches, relu, self.lr, losses, graw,
+                               store_last=store, apply_last=apply)
             if store and k == n:
                 self._grads = graw
             self._record_losses(losses[: k + (k < n)], k)
@@ -402,8 +403,8 @@ class Trainer:
             for i in range(n):
                 last = i == n - 1
                 idx = batches[i]
-                if N.HAVE_NUMBA:
-                    N.gather_rows(X, idx, Xa)
+                if K.HAVE_NUMBA:
+                    K.gather_rows(X, idx, Xa)
                 else:
                     Xa[:, :-1] = X[idx]
                 loss, G, factors = N.dense_step(self._W, Xa, Y[idx], relu, self.lr, keep_grads=store and last,
@@ -430,7 +431,8 @@ class Trainer:
 
     def _apply_grads(self) -> None:
         if self._snet is not None:
-            N.apply_raw(self._snet, self._grads, self.lr, self.config.batch_size, self.engine)
+            apply_raw = K.apply_raw if self.engine == "numba" else N.apply_raw
+            apply_raw(self._snet, self._grads, self.lr, self.config.batch_size)
         else:  # with the steps' thread count: the same BLAS partition, bit-identical to a fused step
             with blas.dense_threads(self.config.batch_size):
                 N.apply_dense(self._W, self._factors, self.lr)
@@ -459,7 +461,7 @@ class Trainer:
         t0 = time.perf_counter()
         d, relu = self._data, self.config.activation == "relu"
         if self._snet is not None and self.engine == "numba":  # straight from float32 X, no copies
-            acc, loss = N.evaluate_net(self._snet, d["X_test"], d["y_test"], relu)
+            acc, loss = N.evaluate(self._snet, d["X_test"], d["y_test"], relu)
         else:
             acc, loss = N.evaluate(self._eval_layers(), d["X_test"], d["y_test"], relu)
         self.state.metrics = {"test_accuracy": acc, "test_loss": loss, "step": self.state.step}

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from explorer import Callback, CallbackError, ConfigError, DataError, Recorder, RunConfig, Trainer, blas
+from explorer import kernels as K
 from explorer import net as N
 from explorer.data import load
 from explorer.prune import compact_units, keep_flat, parse_rule, prune_masks
 
-ENGINES = ["scipy"] + (["numba"] if N.HAVE_NUMBA else [])
+ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_sparse_gradients_match_finite_differences(engine, relu):
     net = N.SparseNet(W, masks, units)
     graw = np.empty(len(net.data))
     if engine == "numba":
-        N.sparse_steps_numba(net, X, y, batches, relu, 0.1, np.empty(1), graw, store_last=True, apply_last=False)
+        K.sparse_steps(net, X, y, batches, relu, 0.1, np.empty(1), graw, store_last=True, apply_last=False)
     else:
         N.sparse_step_scipy(net, N.with_bias(X[:B]), y[:B], relu, 0.1, graw, apply=False)
     grad = -graw / B
@@ -93,7 +94,7 @@ def test_sparse_steps_equal_dense_masked_steps(engine, B, relu):
     n = 5
     batches = (np.arange(n * B) % 300).reshape(n, B)
     if engine == "numba":
-        N.sparse_steps_numba(net, X, y, batches, relu, 0.05, np.empty(n))
+        K.sparse_steps(net, X, y, batches, relu, 0.05, np.empty(n))
     else:
         for s in range(n):
             N.sparse_step_scipy(net, N.with_bias(X[batches[s]]), y[batches[s]], relu, 0.05)
@@ -110,7 +111,7 @@ def test_sparse_steps_equal_dense_masked_steps(engine, B, relu):
 
 
 def test_numba_kernel_equals_scipy_reference_over_a_run(digits):
-    if not N.HAVE_NUMBA:
+    if not K.HAVE_NUMBA:
         pytest.skip("numba not installed")
     cfg = RunConfig(dataset="digits", hidden=(32, 16), burn_in=50, prune="fraction:0.8", prune_layers="all",
                     steps=400, batch_size=8, lr=0.05)
@@ -389,7 +390,7 @@ def test_numba_kernels_equal_scipy_on_wide_compacted_nets(B, relu):
     """A wide layer pruned to a small budget (most hidden units compacted away), float32
     inputs with zeros: the numba kernels (flat batch-1 kernel and the general one) follow
     the scipy reference step for step, and the numba forward matches scipy's predict."""
-    if not N.HAVE_NUMBA:
+    if not K.HAVE_NUMBA:
         pytest.skip("numba not installed")
     rng = np.random.default_rng(11)
     X = (rng.random((200, 30)) * (rng.random((200, 30)) < 0.4)).astype(np.float32)
@@ -403,11 +404,11 @@ def test_numba_kernels_equal_scipy_on_wide_compacted_nets(B, relu):
     a, b = N.SparseNet(W, masks, units), N.SparseNet(W, masks, units)
     n = 6
     batches = (np.arange(n * B) % 200).reshape(n, B)
-    N.sparse_steps_numba(a, X, y, batches, relu, 0.05, np.empty(n))
+    K.sparse_steps(a, X, y, batches, relu, 0.05, np.empty(n))
     for s in range(n):
         N.sparse_step_scipy(b, N.with_bias(X[batches[s]]), y[batches[s]], relu, 0.05)
     np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(N.predict_net(a, X, relu), N.predict([a.csr(l) for l in range(2)], X, relu),
+    np.testing.assert_allclose(K.predict_net(a, X, relu), N.predict([a.csr(l) for l in range(2)], X, relu),
                                rtol=0, atol=1e-10)
 
 
@@ -415,7 +416,7 @@ def test_numba_kernels_equal_scipy_on_wide_compacted_nets(B, relu):
 def test_numba_split_step_equals_fused_step_bit_for_bit(B):
     """Storing gradients and applying them later (what a callback asking for gradients
     causes) rounds exactly like the fused update, for the batch-1 kernel too."""
-    if not N.HAVE_NUMBA:
+    if not K.HAVE_NUMBA:
         pytest.skip("numba not installed")
     rng = np.random.default_rng(12)
     X = rng.random((50, 12)) * (rng.random((50, 12)) < 0.5)
@@ -423,18 +424,18 @@ def test_numba_split_step_equals_fused_step_bit_for_bit(B):
     W, masks, units = _net(rng, [13, 20, 9, 3], density=0.3)
     a, b = N.SparseNet(W, masks, units), N.SparseNet(W, masks, units)
     batches = (np.arange(4 * B) % 50).reshape(4, B)
-    N.sparse_steps_numba(a, X, y, batches, False, 0.07, np.empty(4))
-    N.sparse_steps_numba(b, X, y, batches[:3], False, 0.07, np.empty(3))
+    K.sparse_steps(a, X, y, batches, False, 0.07, np.empty(4))
+    K.sparse_steps(b, X, y, batches[:3], False, 0.07, np.empty(3))
     graw = np.empty(len(b.data))
-    N.sparse_steps_numba(b, X, y, batches[3:], False, 0.07, np.empty(1), graw, store_last=True, apply_last=False)
-    N.apply_raw(b, graw, 0.07, B)
+    K.sparse_steps(b, X, y, batches[3:], False, 0.07, np.empty(1), graw, store_last=True, apply_last=False)
+    K.apply_raw(b, graw, 0.07, B)
     assert np.array_equal(a.data, b.data)
 
 
 def test_batch1_headline_shape_trainer_matches_scipy(digits):
     """The post's protocol shape (batch 1, input layer halved) through the Trainer: numba
     and scipy engines end within 1e-10, and a gradient-asking callback changes nothing."""
-    if not N.HAVE_NUMBA:
+    if not K.HAVE_NUMBA:
         pytest.skip("numba not installed")
     cfg = RunConfig(dataset="digits", hidden=(24,), burn_in=30, prune="halving:3", steps=500, batch_size=1, lr=0.02)
     a = Trainer(cfg, engine="numba").fit(digits)
