@@ -577,3 +577,79 @@ def test_prepare_refuses_more_samples_than_a_data_set_has():
         prepare(digits, n_train=100_000)
     with pytest.raises(DataError, match=r"^n_test=300 but digits has 297 test samples; pass 1\.\.297$"):
         prepare(digits, n_test=300)
+
+
+# ---------------------------------------------------------------- reported faults: each one line, saying what is wrong
+
+
+def _zero_images(d):
+    write_idx(d / IDX_NAMES[2], np.zeros((0, 28, 28)))
+
+
+def _zero_labels(d):
+    write_idx(d / IDX_NAMES[3], np.zeros(0))
+
+
+def _empty_gz(d):
+    (d / IDX_NAMES[1]).write_bytes(b"")
+
+
+def _empty_plain(d):
+    (d / IDX_NAMES[1]).unlink()
+    (d / IDX_NAMES[1][:-3]).write_bytes(b"")
+
+
+def _folder_instead(d):
+    (d / IDX_NAMES[0]).unlink()
+    (d / IDX_NAMES[0]).mkdir()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (_zero_images, ["t10k-images-idx3-ubyte.gz declares 0 images", "explorer data fetch mnist"]),
+    (_zero_labels, ["t10k-labels-idx1-ubyte.gz declares 0 labels"]),
+    (_empty_gz, ["train-labels-idx1-ubyte.gz is empty (0 bytes)", "delete it"]),
+    (_empty_plain, ["train-labels-idx1-ubyte is empty (0 bytes)"]),
+    (_folder_instead, ["train-images-idx3-ubyte.gz is a folder, not a file"]),
+])
+def test_empty_and_misplaced_files_say_what_is_wrong(tmp_path, cache, damage, words):
+    d = tmp_path / "mine"
+    write_mnist(d)
+    damage(d)
+    with pytest.raises(DataError) as info:
+        load("mnist", data_dir=d, download=False, verbose=False)
+    message = str(info.value)
+    assert all(w in message for w in words), message
+    assert "\n" not in message and "bad magic" not in message and "gzip" not in message
+    assert files_in(cache / "decoded") == []
+
+
+def _without_read_override(unreadable: Path):
+    """A command prefix under which this process cannot read the mode-000 file `unreadable`:
+    none for a normal user; for root, setpriv dropping the capabilities that let root read anything."""
+    prefix = []
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        prefix = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    try:
+        probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(unreadable)!r}).read()"],
+                               capture_output=True, text=True)
+    except OSError:
+        pytest.skip("running as root, and no setpriv to drop the capability to read any file")
+    if "PermissionError" not in probe.stderr:
+        pytest.skip("cannot make a file unreadable to this process (root without setpriv?)")
+    return prefix
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path, cache):
+    d = tmp_path / "mine"
+    write_mnist(d)
+    (d / IDX_NAMES[2]).chmod(0)
+    code = ("import sys; from explorer.data import load\n"
+            "try: load('mnist', data_dir=sys.argv[1], download=False, verbose=False)\n"
+            "except Exception as e: print(type(e).__name__, e)\n")
+    out = subprocess.run([*_without_read_override(d / IDX_NAMES[2]), sys.executable, "-c", code, str(d)],
+                         capture_output=True, text=True, env={**os.environ, "EXPLORER_CACHE": str(cache)})
+    message = out.stdout.strip()
+    assert message.startswith("DataError "), (message, out.stderr)
+    assert "t10k-images-idx3-ubyte.gz: permission denied" in message and "chmod" in message
+    assert "gzip" not in message and "delete it" not in message and "\n" not in message

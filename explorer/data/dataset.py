@@ -94,7 +94,7 @@ def _raw(spec: DatasetSpec, data_dir, download: bool, verbose: bool):
     if arrays is None:
         if kind == "cache":     # files we downloaded: check their hashes before trusting them
             for path in files.values() if fmt != "pkl" else ():
-                if path.name in spec.files and sources.sha256(path) not in spec.files[path.name]:
+                if path.name in spec.files and sources.sha256(path, name) not in spec.files[path.name]:
                     if not download:
                         raise DataError(f"{path}: SHA-256 does not match the published hash; delete it and "
                                         f"run `explorer data fetch {name}`")

@@ -48,11 +48,34 @@ def _fix(name: str) -> str:
 # ---------------------------------------------------------------- reading files
 
 
+def check_readable(path: Path, name: str) -> None:
+    """DataError unless `path` is a non-empty file this process may read; says which it is not."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a file; replace it with the {name} file {path.name}")
+    try:
+        with open(path, "rb"):
+            pass
+        size = path.stat().st_size
+    except PermissionError:
+        raise DataError(f"{path}: permission denied (this user may not read it); "
+                        f"make it readable (chmod a+r) or copy it somewhere readable") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); {_fix(name)}") from None
+    if size == 0:
+        raise DataError(f"{path} is empty (0 bytes); {_fix(name)}")
+
+
 def read_bytes(path: Path, name: str) -> bytes:
     """The file's bytes, gunzipped if its name ends in .gz."""
+    check_readable(path, name)
     try:
         raw = path.read_bytes()
-        return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); {_fix(name)}") from None
+    if not path.name.endswith(".gz"):
+        return raw
+    try:
+        return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable gzip file ({reason}); {_fix(name)}") from None
@@ -136,6 +159,8 @@ def _idx(path: Path, name: str, ndim: int) -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{path}: IDX header cut short; {fix}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
+    if dims[0] == 0:
+        raise DataError(f"{path} declares 0 {'images' if ndim > 1 else 'labels'}; {fix}")
     expected = header + int(np.prod(dims, dtype=np.int64))
     if len(data) != expected:
         raise DataError(f"{path}: has {len(data)} bytes but its header {dims} needs {expected} "
@@ -209,6 +234,7 @@ def decode_cifar(spec: DatasetSpec, fmt: str, files: dict) -> list:
         where = {b: str(p) for b, p in files.items()}
     else:
         tar = files["tar"]
+        check_readable(tar, spec.name)
         fetch_it = f"delete it and run `explorer data fetch {spec.name}`"
         try:
             with tarfile.open(tar, "r:gz") as archive:

@@ -27,7 +27,7 @@ import sys
 import threading
 from pathlib import Path
 
-from explorer.data.decode import CIFAR_BATCHES, CIFAR_FOLDER
+from explorer.data.decode import CIFAR_BATCHES, CIFAR_FOLDER, check_readable
 from explorer.data.registry import DatasetSpec, spec_of
 from explorer.errors import DataError
 
@@ -80,9 +80,10 @@ def places(name: str, data_dir=None) -> list[tuple[str, Path]]:
 
 
 def _idx_copy(folder: Path, fname: str):
-    """The file as published (`x.gz`) or decompressed (`x`), whichever is there."""
+    """The file as published (`x.gz`) or decompressed (`x`), whichever is there. Anything by
+    that name counts, so that reading it says what is wrong (a folder, unreadable, empty)."""
     plain = fname[:-3] if fname.endswith(".gz") else fname + ".gz"
-    return next((p for p in (folder / fname, folder / plain) if p.is_file()), None)
+    return next((p for p in (folder / fname, folder / plain) if p.exists()), None)
 
 
 def find_in(spec: DatasetSpec, folder: Path, kind: str):
@@ -93,7 +94,7 @@ def find_in(spec: DatasetSpec, folder: Path, kind: str):
     if spec.format == "cifar":
         for sub in (folder / CIFAR_FOLDER, folder):
             files = {b: sub / b for b in CIFAR_BATCHES}
-            present = [b for b, p in files.items() if p.is_file()]
+            present = [b for b, p in files.items() if p.exists()]
             if len(present) == len(files):
                 return "cifar-folder", files
             if present and kind != "cache":
@@ -101,7 +102,7 @@ def find_in(spec: DatasetSpec, folder: Path, kind: str):
                 raise DataError(f"{name} in {sub} is incomplete (missing {missing}); add the missing "
                                 f"batches or delete the folder and run `explorer data fetch {name}`")
         tar = folder / next(iter(spec.files))
-        return ("cifar-tar", {"tar": tar}) if tar.is_file() else None
+        return ("cifar-tar", {"tar": tar}) if tar.exists() else None
     if spec.format != "idx":
         return None
     files, missing = {}, []
@@ -113,7 +114,7 @@ def find_in(spec: DatasetSpec, folder: Path, kind: str):
             files[fname] = hit
     if not missing:
         return "idx", files
-    if spec.pickle and (folder / spec.pickle).is_file():
+    if spec.pickle and (folder / spec.pickle).exists():
         return "pkl", {"pkl": folder / spec.pickle}
     if files and kind != "cache":   # a half-finished fetch in the cache is simply resumed
         raise DataError(f"{name} in {folder} is incomplete (missing {', '.join(missing)}); add the "
@@ -133,10 +134,15 @@ def find_local(spec: DatasetSpec, data_dir=None):
 # ---------------------------------------------------------------- download
 
 
-def sha256(path: Path) -> str:
+def sha256(path: Path, name: str) -> str:
+    """The file's SHA-256; a folder or unreadable file is a DataError saying which."""
     import pooch
 
-    return pooch.file_hash(str(path), alg="sha256")
+    try:
+        return pooch.file_hash(str(path), alg="sha256")
+    except OSError:
+        check_readable(path, name)
+        raise
 
 
 def _why(exc: BaseException) -> str:
@@ -168,7 +174,7 @@ def download(spec: DatasetSpec, fname: str, folder: Path, mirrors: list[str], pr
     final, part = folder / fname, folder / f"{fname}.{os.getpid()}.part"   # pid: parallel fetches
     accepted = spec.files[fname]
     if final.exists():
-        if sha256(final) in accepted:
+        if sha256(final, name) in accepted:
             return final
         final.unlink()      # a wrong cached copy is fetched again once, below, then refused
     failures = []
@@ -189,7 +195,7 @@ def download(spec: DatasetSpec, fname: str, folder: Path, mirrors: list[str], pr
             except (requests.RequestException, OSError) as exc:
                 failures.append(f"{url}: {_why(exc)}")
                 continue
-            digest = sha256(part)
+            digest = sha256(part, name)
             if digest in accepted:
                 os.replace(part, final)
                 return final
