@@ -653,3 +653,35 @@ def test_an_unreadable_file_says_permission_denied(tmp_path, cache):
     assert message.startswith("DataError "), (message, out.stderr)
     assert "t10k-images-idx3-ubyte.gz: permission denied" in message and "chmod" in message
     assert "gzip" not in message and "delete it" not in message and "\n" not in message
+
+
+def test_fetch_into_a_file_is_a_one_line_error(tmp_path, capsys):
+    from explorer.cli import main
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for where in (a_file, a_file / "sub"):
+        with pytest.raises(DataError, match="is a file, not a folder") as info:
+            fetch("mnist", data_dir=where, progress=False)
+        assert str(a_file) in str(info.value) and "\n" not in str(info.value)
+    assert main(["data", "fetch", "mnist", "--data-dir", str(a_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert a_file.read_text() == "not a folder"
+
+
+def test_explorer_cache_pointing_at_a_file_is_a_one_line_error(tmp_path, monkeypatch, no_system, capsys):
+    from explorer.cli import main
+    from explorer.data import cache_dir
+
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    monkeypatch.setenv("EXPLORER_MIRRORS", closed_port_url())
+    for value in (a_file, a_file / "sub"):
+        monkeypatch.setenv("EXPLORER_CACHE", str(value))
+        for call in (cache_dir, lambda: load("mnist", verbose=False), lambda: fetch("mnist", progress=False)):
+            with pytest.raises(DataError, match="EXPLORER_CACHE.*is a file, not a folder") as info:
+                call()
+            assert "\n" not in str(info.value)
+    assert main(["data", "list"]) == 2
+    assert "EXPLORER_CACHE" in capsys.readouterr().err

@@ -38,11 +38,28 @@ _PROBE_SECONDS = 3.0
 # ---------------------------------------------------------------- places
 
 
+def _not_a_file(path: Path) -> Path | None:
+    """`path` or the parent of it that is a file (so `path` can never be a folder), or None."""
+    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+
+
+def _folder_error(what: str, path: Path, fix: str) -> DataError | None:
+    blocker = _not_a_file(path)
+    if blocker is None:
+        return None
+    inside = "" if blocker == path else f" (inside {blocker})"
+    return DataError(f"{what} {str(path)!r} is a file, not a folder{inside}; {fix}")
+
+
 def cache_dir() -> Path:
     """`$EXPLORER_CACHE`, else the per-user cache folder pooch picks for 'explorer'."""
     env = os.environ.get("EXPLORER_CACHE")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        bad = _folder_error("EXPLORER_CACHE", path, "point it at a folder (created if missing) or unset it")
+        if bad:
+            raise bad
+        return path
     import pooch
 
     return Path(pooch.os_cache("explorer"))
@@ -219,8 +236,20 @@ def fetch(name, data_dir=None, progress=True, *, mirrors=None) -> Path:
     if not spec.downloadable:
         raise DataError(f"{spec.name} has no published download (no mirrors or hashes in its spec); "
                         f"put its files in a folder and pass it as data_dir")
-    folder = (Path(data_dir).expanduser() if data_dir is not None else cache_dir()) / spec.name
-    folder.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None:
+        base = Path(data_dir).expanduser()
+        bad = _folder_error("data_dir", base, "pass a folder (created if missing), or leave it out to use the cache")
+        if bad:
+            raise bad
+    folder = (base if data_dir is not None else cache_dir()) / spec.name
+    bad = _folder_error("download folder", folder, "move that file away or download somewhere else")
+    if bad:
+        raise bad
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder} ({exc.strerror or type(exc).__name__}); "
+                        f"download somewhere this user may write (--data-dir)") from None
     urls = mirrors_of(spec, mirrors)
     for fname in spec.files:
         download(spec, fname, folder, urls, progress)
