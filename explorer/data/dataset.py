@@ -236,31 +236,26 @@ _NO_FILES = {"sklearn-digits": "available: bundled with scikit-learn (offline)",
              "generated": "available: generated from a seed (the control data set)"}
 
 
+def _status(spec: DatasetSpec, data_dir) -> str:
+    """One data set's line in `explorer data list`, after its name."""
+    if spec.format in _NO_FILES:
+        return _NO_FILES[spec.format]
+    try:
+        found = sources.find_local(spec, data_dir)
+    except DataError as exc:
+        return f"broken: {exc}"
+    if found:
+        kind, folder, _, files = found
+        where = files.get("tar") or files.get("pkl") or folder
+        return f"available: {where} ({'downloaded copy' if kind == 'cache' else kind + ' copy'})"
+    if spec.downloadable:
+        return (f"not on this machine; `explorer data fetch {spec.name}` downloads it "
+                f"({spec.size or 'size unknown'}) from {sources.mirrors_of(spec)[0]}")
+    return "not on this machine; put its files in a folder and pass it as data_dir"
+
+
 def list_report(data_dir=None) -> str:
     """What `explorer data list` prints: each data set, whether it is available and from where."""
-    lines = []
-    for name, spec in REGISTRY.items():
-        if spec.format in _NO_FILES:
-            status = _NO_FILES[spec.format]
-        else:
-            try:
-                found = sources.find_local(spec, data_dir)
-            except DataError as exc:
-                found, status = None, f"broken: {exc}"
-            else:
-                status = ""
-            if found:
-                kind, folder, fmt, files = found
-                where = files.get("tar") or files.get("pkl") or folder
-                status = f"available: {where} ({'downloaded copy' if kind == 'cache' else kind + ' copy'})"
-            elif status:
-                pass
-            elif spec.downloadable:
-                host = sources.mirrors_of(spec)[0]
-                status = (f"not on this machine; `explorer data fetch {name}` downloads it "
-                          f"({spec.size or 'size unknown'}) from {host}")
-            else:
-                status = "not on this machine; put its files in a folder and pass it as data_dir"
-        lines.append(f"{name:<14} {status}")
+    lines = [f"{name:<14} {_status(spec, data_dir)}" for name, spec in REGISTRY.items()]
     lines.append(f"searched: data_dir, $EXPLORER_DATA, cache {sources.cache_dir()}, system {sources.system_dir()}")
     return "\n".join(lines)

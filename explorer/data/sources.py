@@ -38,34 +38,28 @@ _PROBE_SECONDS = 3.0
 # ---------------------------------------------------------------- places
 
 
-def _not_a_file(path: Path) -> Path | None:
-    """`path` or the parent of it that is a file (so `path` can never be a folder), or None."""
-    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-
-
-def _folder_error(what: str, path: Path, fix: str) -> DataError | None:
-    blocker = _not_a_file(path)
-    if blocker is None:
-        return None
-    inside = "" if blocker == path else f" (inside {blocker})"
-    return DataError(f"{what} {str(path)!r} is a file, not a folder{inside}; {fix}")
+def _can_be_folder(what: str, path: Path, fix: str) -> Path:
+    """`path`, unless it or one of its parents is a file: then a DataError saying so."""
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        inside = "" if blocker == path else f" (inside {blocker})"
+        raise DataError(f"{what} {str(path)!r} is a file, not a folder{inside}; {fix}")
+    return path
 
 
 def cache_dir() -> Path:
     """`$EXPLORER_CACHE`, else the per-user cache folder pooch picks for 'explorer'."""
     env = os.environ.get("EXPLORER_CACHE")
     if env:
-        path = Path(env).expanduser()
-        bad = _folder_error("EXPLORER_CACHE", path, "point it at a folder (created if missing) or unset it")
-        if bad:
-            raise bad
-        return path
+        return _can_be_folder("EXPLORER_CACHE", Path(env).expanduser(),
+                              "point it at a folder (created if missing) or unset it")
     import pooch
 
     return Path(pooch.os_cache("explorer"))
 
 
 def system_dir() -> Path:
+    """Where system-wide copies live: `$EXPLORER_SYSTEM_DATA`, else /usr/share/datasets."""
     return Path(os.environ.get("EXPLORER_SYSTEM_DATA", "/usr/share/datasets"))
 
 
@@ -237,14 +231,11 @@ def fetch(name, data_dir=None, progress=True, *, mirrors=None) -> Path:
         raise DataError(f"{spec.name} has no published download (no mirrors or hashes in its spec); "
                         f"put its files in a folder and pass it as data_dir")
     if data_dir is not None:
-        base = Path(data_dir).expanduser()
-        bad = _folder_error("data_dir", base, "pass a folder (created if missing), or leave it out to use the cache")
-        if bad:
-            raise bad
-    folder = (base if data_dir is not None else cache_dir()) / spec.name
-    bad = _folder_error("download folder", folder, "move that file away or download somewhere else")
-    if bad:
-        raise bad
+        base = _can_be_folder("data_dir", Path(data_dir).expanduser(),
+                              "pass a folder (created if missing), or leave it out to use the cache")
+    else:
+        base = cache_dir()
+    folder = _can_be_folder("download folder", base / spec.name, "move that file away or download elsewhere")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
