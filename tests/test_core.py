@@ -412,6 +412,28 @@ def test_numba_kernels_equal_scipy_on_wide_compacted_nets(B, relu):
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("relu", [False, True])
+def test_numba_output_deltas_and_fprime_follow_the_numpy_reference(relu):
+    """The numba helpers (one output delta/loss, one f', shared by every kernel) against
+    net.py's numpy definitions: f' to the bit, deltas and loss to float tolerance (numba's
+    exp and its running sum round differently from numpy's)."""
+    if not K.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(13)
+    out = rng.normal(size=(7, 5)) if relu else np.tanh(rng.normal(size=(7, 5)))
+    y = rng.integers(0, 5, 7)
+    want_loss, want_D = N.output_delta(out, y, relu)
+    D = np.empty_like(out)
+    loss = K.output_deltas(out, y, D, relu) / len(y)
+    np.testing.assert_allclose(D, want_D, rtol=1e-12, atol=1e-15)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    H = np.maximum(rng.normal(size=(7, 6)), 0.0) if relu else np.tanh(rng.normal(size=(7, 6)))
+    G = rng.normal(size=(7, 6))
+    want = G * N.fprime(H, relu)
+    K.times_fprime(G.reshape(-1), H.reshape(-1), relu)
+    assert np.array_equal(G, want)
+
+
 @pytest.mark.parametrize("B", [1, 3])
 def test_numba_split_step_equals_fused_step_bit_for_bit(B):
     """Storing gradients and applying them later (what a callback asking for gradients
