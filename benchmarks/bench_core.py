@@ -108,8 +108,8 @@ def sparse_us(data, width, B, prune="keep:3140", layers="all", steps=None, burn=
         s0 = t.state.seconds["train"]
         t.run(steps=steps)
         out.append((t.state.seconds["train"] - s0) / steps / B * 1e6)
-    alive = [t._snet.nnz(l) for l in range(t._snet.n_layers)]
-    return med(out), alive, int(t._snet.sizes[1])
+    alive = t.results_["weights_alive"] if t.results_ else [lv.n_alive for lv in t.state.layers]
+    return med(out), alive, int(t.engine.hidden_alive[0])
 
 
 def dense_us(data, width, B, steps=None, reps=3):

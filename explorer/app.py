@@ -177,8 +177,8 @@ class Explorer(W.VBox):
                    f"{cfg.prune}, {cfg.steps:,} steps; press Run")
 
     def _shape_text(self) -> str:
-        return "-".join(str(a) for a, _ in self.trainer._shapes[:1]) + "-" + "-".join(
-            str(b) for _, b in self.trainer._shapes)
+        sizes = self.trainer.layer_sizes
+        return "-".join(str(n - (i == 0)) for i, n in enumerate(sizes))  # the input level without its bias unit
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():
@@ -213,7 +213,7 @@ class Explorer(W.VBox):
         t = self.trainer
         note = ""
         if t is not None and t.cut_pending and self.config.prune_layers == t.config.prune_layers:
-            t.config = t.config.replace(prune=rule)  # the cut to come uses the new rule
+            t.set_prune(rule)  # the cut to come uses the new rule
         elif t is not None:
             note = f" (the cut was made with {t.config.prune}; Reset to train with {rule})"
         self._preview(note)
@@ -231,8 +231,6 @@ class Explorer(W.VBox):
         lr = float(value)
         self.config = self.config.replace(lr=lr).validate()
         t = self.trainer
-        if t.state.step == 0:
-            t.config = t.config.replace(lr=lr)
         t.set_lr(lr)
         if self.ref_trainer is not None and not self.ref_trainer.done:
             self.ref_trainer.set_lr(lr)

@@ -50,25 +50,28 @@ def numpy_blas(controller=None):
     return _NUMPY_BLAS
 
 
-def gemm_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> None:
-    """W += c * h^T d in place with numpy's BLAS (dgemm, beta = 1: one pass over W); for
-    arrays that call does not take, or without it, numpy's product and `net.update`."""
+def gemm_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> bool:
+    """W += c * h^T d in place with numpy's BLAS (dgemm, beta = 1: one pass over W). Returns
+    False, leaving W alone, for arrays that call does not take or when numpy's BLAS cannot be
+    reached: the caller (net.apply_dense) then uses its numpy `update`."""
     fn = numpy_blas()[1]
     ok = all(a.dtype == np.float64 and a.flags.c_contiguous for a in (W, h, d))
     if fn is None or not ok:
-        from .net import update  # net imports this module; by now it is loaded
-
-        update(W, c, h.T @ d)
-        return
+        return False
     n_in, n_out = W.shape  # row-major, A = h transposed (B x n_in), B = d (B x n_out)
     fn(101, 112, 111, n_in, n_out, h.shape[0], c, h.ctypes.data, n_in, d.ctypes.data, n_out, 1.0, W.ctypes.data,
        n_out)
+    return True
 
 
-def ger_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> None:
+def ger_acc(W: np.ndarray, h: np.ndarray, d: np.ndarray, c: float) -> bool:
     """W += c * h^T d in place for one sample (h (1, n_in), d (1, n_out)) with scipy's dger:
-    W.T is Fortran-ordered (n_out, n_in), so BLAS updates it in place."""
+    W.T of a C-ordered W is Fortran-ordered (n_out, n_in), so BLAS updates it in place. Returns
+    False, leaving W alone, for any other W (dger would update a copy)."""
+    if W.dtype != np.float64 or not W.flags.c_contiguous:
+        return False
     _scipy_blas.dger(c, d[0], h[0], a=W.T, overwrite_a=1)
+    return True
 
 
 def one_thread():

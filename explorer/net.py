@@ -178,10 +178,8 @@ def apply_dense(Ws, factors, lr: float, masks=None) -> None:
         c = lr / h.shape[0]
         if masks is not None and masks[l] is not None:
             update(W, c, (h.T @ d) * masks[l])
-        elif h.shape[0] == 1:
-            blas.ger_acc(W, h, d, c)
-        else:
-            blas.gemm_acc(W, h, d, c)
+        elif not (blas.ger_acc if h.shape[0] == 1 else blas.gemm_acc)(W, h, d, c):
+            update(W, c, h.T @ d)  # arrays BLAS cannot update in place
 
 
 def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:

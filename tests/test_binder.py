@@ -99,7 +99,7 @@ def test_requirements_install_into_a_fresh_venv_and_work(tmp_path):
         "from explorer.app import Explorer\n"
         "from explorer.sweeps import sweep\n"
         "t = Trainer(RunConfig(dataset='digits', hidden=(16,), burn_in=20, steps=300)).fit(load('digits'))\n"
-        "assert t.engine == 'numba' and 0 < t.results_['test_accuracy'] <= 1, t.results_\n"
+        "assert t.results_['engine'] == 'numba' and 0 < t.results_['test_accuracy'] <= 1, t.results_\n"
         "print('ok', explorer.__version__, plotly.__version__, ipywidgets.__version__)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

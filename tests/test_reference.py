@@ -32,7 +32,13 @@ def test_results_equal_the_recorded_reference(name):
     assert got["steps_done"] == want["steps_done"]
     if SAME_MACHINE:
         for key, value in want.items():
+            if key == "loss_total":  # see below
+                continue
             assert got[key] == value, f"{name}: {key} moved from {value} to {got[key]}"
+        # The one number the refactor moved on purpose: the running sum of batch losses (what the
+        # interval-mean loss curves are made of) is now added per chunk with np.sum in both phases;
+        # the dense phase used to add step by step, so its sums differ in the last digits.
+        assert got["loss_total"] == pytest.approx(want["loss_total"], rel=1e-13, abs=0)
         return
     # another CPU or library build: the same computation, rounded differently
     assert abs(got["test_accuracy"] - want["test_accuracy"]) <= 0.01

@@ -138,7 +138,7 @@ class View(Callback):
         self.fig._widget_layout = copy.deepcopy(self.fig._layout_obj._props)
 
     def redraw(self) -> None:
-        if self.trainer is None or getattr(self.trainer, "_data", None) is None:
+        if self.trainer is None or not self.trainer.is_setup:
             return
         t0 = time.perf_counter()
         with self.fig.batch_update():

@@ -131,7 +131,7 @@ class Survivors(View):
         else:
             units = np.arange(min(self.n_units, n_out))
         self.units = units
-        shape = _image_shape(W.shape[0] - 1, self.image_shape or getattr(trainer, "_image_shape", None))
+        shape = _image_shape(W.shape[0] - 1, self.image_shape or trainer.image_shape)
         Z = tile(W, units, shape, self.cols)
         nz = np.abs(Z[np.isfinite(Z) & (Z != 0)])
         m = float(np.percentile(nz, 99)) if nz.size else 1.0  # robust: a few big weights do not wash out

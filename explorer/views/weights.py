@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..prune import keep_flat, parse_rule
+from ..prune import parse_rule
 from ..stats import log_histogram
 from .base import COLORS, FigureWidget, View, base_layout
 
@@ -83,11 +83,6 @@ class WeightHistogram(View):
         self.redraw()
 
     # -- the prune preview -----------------------------------------------------------------------
-    def _candidates(self, trainer) -> np.ndarray:
-        """The weights a cut would choose from now: all of them while dense, the survivors after."""
-        lv = trainer.state.layers[self.layer]
-        return np.asarray(lv.values) if lv.pruned else np.asarray(lv.weights()).ravel()
-
     def preview(self, rule: str) -> dict:
         """Which weights `rule` would keep now: threshold (smallest kept |w|), kept, of, fraction."""
         self.rule = str(parse_rule(rule))
@@ -96,12 +91,14 @@ class WeightHistogram(View):
         return out
 
     def _preview_numbers(self) -> dict:
+        """The trainer's own preview of the cut (its rule code, random stream and scope) for this
+        view's layer: every weight before the cut, the survivors after."""
         t = self.trainer
-        if t is None or self.rule is None or getattr(t, "_data", None) is None:
+        if t is None or self.rule is None or not t.is_setup or self.layer not in t.cut_layers():
             self.kept = None
             return {}
-        a = np.abs(self._candidates(t))
-        keep = keep_flat(a, self.rule, np.random.default_rng([t.config.seed, 2]))
+        a = np.abs(t.state.layers[self.layer].values)
+        keep = t.preview_cut(self.rule)[self.layer]
         kept = a[keep]
         n = int(keep.sum())
         thr = float(kept.min()) if n else float("nan")

@@ -1,0 +1,180 @@
+"""Engines: the weights of a run and how a chunk of SGD steps is done on them.
+
+A Trainer holds one engine at a time: a `DenseEngine` for the dense phase (every weight,
+numpy and BLAS), a `SparseEngine` after the cut (surviving weights only, CSR layers in flat
+arrays; numba's fused kernels, or the scipy reference). Both answer the same questions, so
+the trainer's loop reads the same in both phases:
+
+    k, losses = engine.steps(batches, lr, store_last=..., apply_last=...)
+    engine.apply_stored(lr)            # the update held back by apply_last=False
+    engine.values(l), engine.grad_values(l), engine.dense(l), engine.mask(l), engine.n_alive(l)
+    engine.evaluate(X, y), engine.predict(X)
+
+`steps` runs len(batches) steps and returns how many completed with a finite loss and the
+batch losses it saw (a non-finite one last, if the run diverged). Raw gradients (H^T D
+summed over the batch; the loss gradient is -raw / B) of the last step are kept only when
+asked (store_last), until the next call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import blas
+from . import kernels as K
+from . import net as N
+
+
+class DenseEngine:
+    """The dense phase: weight layer l is W[l], (n_in, n_out) float64, every weight trained."""
+
+    name = "numpy-dense"
+    sparse = False
+
+    def __init__(self, weights: list[np.ndarray], data, relu: bool, batch_size: int):
+        self.W, self.data, self.relu, self.B = weights, data, relu, batch_size
+        self.grads = None  # raw gradients of the last stored step, one (n_in, n_out) array a layer
+        self._work = N.DenseWork([weights[0].shape[0], *(w.shape[1] for w in weights)], batch_size)
+        self._factors = None  # the last step's (H, D) pairs, for apply_stored
+
+    def steps(self, batches: np.ndarray, lr: float, store_last: bool = False, apply_last: bool = True):
+        """One `net.dense_step` a batch, gathered straight into the step's reusable buffers (bias
+        column already set). At B > 1 every product is in numpy's BLAS, with numpy's own thread
+        count (blas.dense_threads)."""
+        X, Y = self.data.X, self.data.y
+        n = batches.shape[0]
+        self.grads = None
+        losses = np.empty(n)
+        Xa = self._work.H[0]
+        with blas.dense_threads(self.B):
+            for i in range(n):
+                last = i == n - 1
+                idx = batches[i]
+                if K.HAVE_NUMBA:
+                    K.gather_rows(X, idx, Xa)
+                else:
+                    Xa[:, :-1] = X[idx]
+                loss, G, factors = N.dense_step(self.W, Xa, Y[idx], self.relu, lr, keep_grads=store_last and last,
+                                                apply=apply_last or not last, work=self._work)
+                losses[i] = loss
+                if G is not None:
+                    self.grads = G
+                if last:
+                    self._factors = factors
+                if not np.isfinite(loss):
+                    return i, losses[: i + 1]
+        return n, losses
+
+    def apply_stored(self, lr: float) -> None:
+        """The held-back update, with the steps' thread count: the same BLAS partition, so it is
+        bit-identical to a fused step."""
+        with blas.dense_threads(self.B):
+            N.apply_dense(self.W, self._factors, lr)
+
+    # -- what hooks and the trainer read -------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return len(self.W)
+
+    @property
+    def hidden_alive(self) -> list[int]:
+        return [w.shape[1] for w in self.W[:-1]]
+
+    def n_alive(self, l: int) -> int:
+        return self.W[l].size
+
+    def values(self, l: int) -> np.ndarray:
+        return self.W[l].ravel()
+
+    def grad_values(self, l: int) -> np.ndarray | None:
+        return None if self.grads is None else self.grads[l].ravel()
+
+    def dense(self, l: int, values: np.ndarray | None = None) -> np.ndarray:
+        return self.W[l] if values is None else values.reshape(self.W[l].shape)
+
+    def mask(self, l: int) -> np.ndarray:
+        return np.ones(self.W[l].shape, dtype=bool)
+
+    def evaluate(self, X, y) -> tuple[float, float]:
+        return N.evaluate(self.W, X, y, self.relu)
+
+    def predict(self, X) -> np.ndarray:
+        return N.predict(self.W, X, self.relu)
+
+
+class SparseEngine:
+    """After the cut: a `net.SparseNet` (surviving weights, compacted units), trained by numba's
+    fused kernels (`kind="numba"`, many steps in one call) or the scipy reference (one
+    `net.sparse_step_scipy` a step). The two are equal to float tolerance (tests hold it)."""
+
+    sparse = True
+
+    def __init__(self, net: N.SparseNet, data, relu: bool, batch_size: int, kind: str):
+        self.net, self.data, self.relu, self.B, self.name = net, data, relu, batch_size, kind
+        self.grads = None  # raw gradients of the last stored step, aligned with net.data
+
+    def steps(self, batches: np.ndarray, lr: float, store_last: bool = False, apply_last: bool = True):
+        X, Y = self.data.X, self.data.y
+        n = batches.shape[0]
+        self.grads = None
+        losses = np.empty(n)
+        if self.name == "numba":
+            graw = np.empty(len(self.net.data)) if store_last else None
+            k = K.sparse_steps(self.net, X, Y, batches, self.relu, lr, losses, graw, store_last=store_last,
+                               apply_last=apply_last)
+            if store_last and k == n:
+                self.grads = graw
+            return k, losses[: k + (k < n)]
+        for i in range(n):
+            last = i == n - 1
+            graw = np.empty(len(self.net.data)) if (store_last and last) else None
+            loss = N.sparse_step_scipy(self.net, N.with_bias(X[batches[i]]), Y[batches[i]], self.relu, lr, graw,
+                                       apply=apply_last or not last)
+            losses[i] = loss
+            if not np.isfinite(loss):
+                return i, losses[: i + 1]
+            if graw is not None:
+                self.grads = graw
+        return n, losses
+
+    def apply_stored(self, lr: float) -> None:
+        """The held-back update with the engine's own arithmetic (bit-identical to a fused step)."""
+        (K.apply_raw if self.name == "numba" else N.apply_raw)(self.net, self.grads, lr, self.B)
+
+    # -- what hooks and the trainer read -------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return self.net.n_layers
+
+    @property
+    def hidden_alive(self) -> list[int]:
+        return [int(x) for x in self.net.sizes[1:-1]]
+
+    def n_alive(self, l: int) -> int:
+        return self.net.nnz(l)
+
+    def values(self, l: int) -> np.ndarray:
+        return self.net.values(l)
+
+    def grad_values(self, l: int) -> np.ndarray | None:
+        if self.grads is None:
+            return None
+        return self.grads[self.net.nz_off[l] : self.net.nz_off[l + 1]]
+
+    def dense(self, l: int, values: np.ndarray | None = None) -> np.ndarray:
+        return self.net.dense(l, values)
+
+    def mask(self, l: int) -> np.ndarray:
+        return self.net.mask(l)
+
+    def _layers(self):
+        # numba's forward reads float32 X as it is; the scipy engine evaluates with scipy products
+        if self.name == "numba":
+            return self.net
+        return [self.net.csr(l) for l in range(self.net.n_layers)]
+
+    def evaluate(self, X, y) -> tuple[float, float]:
+        return N.evaluate(self._layers(), X, y, self.relu)
+
+    def predict(self, X) -> np.ndarray:
+        return N.predict(self._layers(), X, self.relu)

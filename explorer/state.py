@@ -1,0 +1,121 @@
+"""What hooks read: `TrainerState` (progress, loss, timings, metrics) and one read-only
+`LayerView` per weight layer. Both read the trainer's current engine (engines.py), so they
+look the same before and after the cut; arrays handed out are read-only views, and full
+(n_in, n_out) arrays are only materialised on demand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class LayerView:
+    """Read-only access to one weight layer of a running trainer.
+
+    `values` are the weights that are still trained (all of them while dense), as a flat
+    read-only array; `grad_values` the loss gradients aligned with them (only at steps where
+    a callback asked for gradients, else None). `weights()`, `mask()`, `gradients()` give the
+    full original shape (n_in, n_out), zero where pruned, materialised on demand.
+    """
+
+    def __init__(self, trainer, index: int):
+        self._t = trainer
+        self.index = index
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._t.layer_shapes[self.index]
+
+    @property
+    def n_total(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def sparse(self) -> bool:
+        return self._t.engine.sparse
+
+    @property
+    def pruned(self) -> bool:
+        return self.sparse and self.index in self._t.config.pruned_layer_indices()
+
+    @property
+    def n_alive(self) -> int:
+        return self._t.engine.n_alive(self.index)
+
+    @property
+    def values(self) -> np.ndarray:
+        return _read_only(self._t.engine.values(self.index))
+
+    @property
+    def grad_values(self) -> np.ndarray | None:
+        g = self._t.engine.grad_values(self.index)
+        return None if g is None else -g / self._t.config.batch_size  # gradient of the batch-mean loss
+
+    def weights(self) -> np.ndarray:
+        w = self._t.engine.dense(self.index)
+        return w if self.sparse else _read_only(w)
+
+    def mask(self) -> np.ndarray:
+        return self._t.engine.mask(self.index)
+
+    def gradients(self) -> np.ndarray | None:
+        g = self.grad_values
+        return None if g is None else self._t.engine.dense(self.index, g)
+
+    def __repr__(self):
+        kind = "sparse" if self.sparse else "dense"
+        return f"LayerView({self.index}, shape={self.shape}, {kind}, alive={self.n_alive}/{self.n_total})"
+
+
+class TrainerState:
+    """Progress, loss, layers, timings and metrics of the current run."""
+
+    def __init__(self, trainer):
+        self._t = trainer
+        self.step = 0  # steps done, burn-in included
+        self.phase = "burn_in"  # burn_in -> train -> done
+        self.batch_loss = float("nan")  # mean loss of the last step's batch
+        self.loss_total = 0.0  # sum of batch losses over all steps (for interval means)
+        self.metrics: dict = {}  # test_accuracy, test_loss (and step) of the last evaluation
+        self.seconds = {"burn_in": 0.0, "prune": 0.0, "train": 0.0, "eval": 0.0}
+        self.layers = [LayerView(trainer, l) for l in range(len(trainer.layer_shapes))]
+
+    @property
+    def batch_size(self) -> int:
+        return self._t.config.batch_size
+
+    @property
+    def lr(self) -> float:
+        return self._t.lr
+
+    @property
+    def sparse(self) -> bool:
+        return self._t.engine.sparse
+
+    @property
+    def has_gradients(self) -> bool:
+        return self._t.engine.grads is not None
+
+    @property
+    def compute_seconds(self) -> float:
+        return self.seconds["burn_in"] + self.seconds["train"]
+
+    @property
+    def callback_seconds(self) -> float:
+        return self._t.callbacks.seconds
+
+    def record_losses(self, losses: np.ndarray, n_finite: int) -> None:
+        """The batch losses of a chunk: the last one shown, the finite ones summed."""
+        if len(losses):
+            self.batch_loss = float(losses[-1])
+        if n_finite:
+            self.loss_total += float(np.sum(losses[:n_finite]))
+
+    def __repr__(self):
+        return f"TrainerState(step={self.step}, phase={self.phase!r}, batch_loss={self.batch_loss:.4g})"
