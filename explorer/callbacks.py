@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from .errors import ExplorerError
+from .series import Series
 from .stats import log_histogram
 
 
@@ -118,9 +119,10 @@ class Recorder(Callback):
     """Bounded-memory history of a run: metrics and, optionally, log-binned histograms of
     |w| (and |g|) per layer.
 
-    At most `max_records` records are kept: when full, every other record is dropped and
-    the recording interval doubles (so a long run keeps an even, decimated picture of its
-    whole history, early steps included). `histograms=True` adds one LogHistogram of |w| per
+    At most `max_records` records are kept (a `series.Series`): when full, every other record
+    is dropped and the recording interval doubles, so a long run keeps an even, decimated
+    picture of its whole history, early steps included; the run's last step is always
+    recorded (at its end, if no due step fell on it). `histograms=True` adds one LogHistogram of |w| per
     layer to each record (and of |g| with `gradients=True`, which asks the trainer for
     gradients at the recorded steps).
     """
@@ -132,25 +134,32 @@ class Recorder(Callback):
         self.every, self.seconds = every, seconds
         self.max_records = max_records
         self.histograms, self.needs_gradients = histograms, gradients
-        self._stride = 1
-        self._n_calls = 0
+        self._series = Series(max_records, columns=1)
         self.reset()
 
+    @property
+    def records(self) -> list[dict]:
+        return self._series[0]
+
     def reset(self):
-        self.records: list[dict] = []
+        self._series.clear()
         self.evals: list[dict] = []
         self.events: list[dict] = []  # phase ends and prunes, with their steps
         self._last = None
-        self._stride, self._n_calls = 1, 0
 
     def on_train_begin(self, trainer):
         self.reset()
         self._last = (trainer.state.step, trainer.state.loss_total, trainer.state.compute_seconds)
 
     def on_step_end(self, trainer):
-        self._n_calls += 1
-        if self._n_calls % self._stride:
-            return
+        if self._series.due():
+            self._record(trainer)
+
+    def on_train_end(self, trainer):
+        if not self.records or self.records[-1]["step"] != trainer.state.step:
+            self._record(trainer)
+
+    def _record(self, trainer):
         s = trainer.state
         step0, loss0, sec0 = self._last or (0, 0.0, 0.0)
         n = max(s.step - step0, 1)
@@ -166,10 +175,7 @@ class Recorder(Callback):
             if self.needs_gradients and s.has_gradients:
                 rec["hist_g"] = [log_histogram(lv.grad_values) for lv in s.layers]
         self._last = (s.step, s.loss_total, s.compute_seconds)
-        self.records.append(rec)
-        if len(self.records) > self.max_records:
-            self.records = self.records[::2]
-            self._stride *= 2
+        self._series.append(rec)
 
     def on_eval_end(self, trainer):
         self.evals.append({"step": trainer.state.step, **trainer.state.metrics})
