@@ -3,7 +3,9 @@
 
 A callback's step-level hooks (on_step_begin, on_after_backward, on_step_end) run only at
 the steps it is due: every `every` steps (default 1), or, with `seconds=s`, at the first
-chunk end at least s seconds after its last call. The trainer runs the steps in between in
+chunk end at least s seconds after its last call; a callback with a `schedule` (sorted
+steps, e.g. log-spaced) is due at those steps instead of every `every`, and with `seconds`
+set too, also by the clock. The trainer runs the steps in between in
 one fused call, so a callback costs nothing between its calls. Gradients are computed and
 exposed (trainer.state.layers[l].grad_values) only at steps where a due callback has
 `needs_gradients = True`. The other hooks (train/phase/prune/eval begin and end) always run.
@@ -31,6 +33,7 @@ class Callback:
     every: int | None = 1  # step-level hooks run every `every` steps ...
     seconds: float | None = None  # ... or, if set, at most once per `seconds` of wall-clock
     needs_gradients: bool = False  # ask the trainer to expose gradients at due steps
+    schedule = None  # sorted steps (a numpy int array) the callback is due at, instead of `every`
 
     def on_train_begin(self, trainer): ...
     def on_step_begin(self, trainer): ...
@@ -75,18 +78,29 @@ class CallbackList:
         return any(cb.seconds is not None for cb in self.callbacks)
 
     def next_due(self, step: int) -> int | None:
-        """The first step > `step` at which a step-counted callback is due (None: none is)."""
-        dues = [(step // cb.every + 1) * cb.every for cb in self.callbacks if cb.seconds is None]
+        """The first step > `step` at which a step-counted or scheduled callback is due (None: none is)."""
+        dues = []
+        for cb in self.callbacks:
+            sched = getattr(cb, "schedule", None)
+            if sched is not None:
+                i = int(np.searchsorted(sched, step, side="right"))
+                if i < len(sched):
+                    dues.append(int(sched[i]))
+            elif cb.seconds is None:
+                dues.append((step // cb.every + 1) * cb.every)
         return min(dues) if dues else None
 
     def due_at(self, step: int, now: float) -> list:
         """Callbacks due at the end of `step` (time-throttled ones judged at `now`)."""
         out = []
         for cb in self.callbacks:
-            if cb.seconds is None:
-                if step % cb.every == 0:
-                    out.append(cb)
-            elif now - self._last_call[id(cb)] >= cb.seconds:
+            sched = getattr(cb, "schedule", None)
+            if sched is not None:
+                i = int(np.searchsorted(sched, step))
+                due = i < len(sched) and sched[i] == step
+            else:
+                due = cb.seconds is None and step % cb.every == 0
+            if due or (cb.seconds is not None and now - self._last_call[id(cb)] >= cb.seconds):
                 out.append(cb)
         return out
 
