@@ -149,7 +149,7 @@ def cmd_train(args) -> int:
         return 0
     from .callbacks import Progress
     from .data import load
-    from .export import write_json_atomic
+    from .files import write_json_atomic
     from .trainer import Trainer
 
     ds = load(cfg.dataset, cfg.data_dir, verbose=not args.quiet)
@@ -192,7 +192,8 @@ def cmd_sweep(args) -> int:
         records = sweep(cfgs, executor=executor, out=out, progress=not args.no_progress, workers=workers)
     finally:
         close()
-    from .export import write_figures, write_text_atomic
+    from .export import write_figures
+    from .files import write_text_atomic
 
     axes, rows = S.summarize(records)
     print(S.format_table(axes, rows))

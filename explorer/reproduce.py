@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .config import RunConfig
-from .export import write_json_atomic, write_text_atomic
+from .files import write_json_atomic, write_text_atomic
 
 # The post's published numbers: {hidden or k: (accuracy, seconds for 30,000 steps)}, 2016 laptop.
 POST = {

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from .config import SETTINGS, RunConfig
 from .errors import ConfigError, ExplorerError
-from .export import dumps, jsonable, write_text_atomic
+from .files import dumps, jsonable, write_text_atomic
 
 RUNS_FILE = "runs.jsonl"
 

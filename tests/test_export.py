@@ -1,6 +1,7 @@
-"""Files out (explorer/export.py): a write never turns a device, FIFO or link into a regular
-file, fails in one line naming the path and the reason, leaves no temporary file behind (not
-even after a kill), honours the umask; the pre-flight checks refuse what cannot be written.
+"""Files out (explorer/files.py; figures and run bundles: explorer/export.py): a write never
+turns a device, FIFO or link into a regular file, fails in one line naming the path and the
+reason, leaves no temporary file behind (not even after a kill), honours the umask; the
+pre-flight checks refuse what cannot be written.
 
 Real files, devices, FIFOs, processes and signals. Tests run as root here, where permission
 bits do not stop anyone: a read-only folder is tested in a child process that drops to the
@@ -25,16 +26,14 @@ import plotly.graph_objects as go
 import pytest
 
 from explorer.errors import ExplorerError
-from explorer.export import (
+from explorer.export import find_chrome, write_figures, write_run_bundle
+from explorer.files import (
     TEMP_NAME,
     check_output_file,
     check_output_folder,
-    find_chrome,
     remove_stale_temp_files,
     write_bytes_atomic,
-    write_figures,
     write_json_atomic,
-    write_run_bundle,
     write_text_atomic,
 )
 
@@ -185,7 +184,7 @@ def test_stdout_is_written_in_place(tmp_path, name, sink):
     guard_system_paths(tmp_path)
     code = f"""
         import os, sys
-        from explorer.export import write_json_atomic
+        from explorer.files import write_json_atomic
         print("before", flush=False)
         write_json_atomic({name!r}, {{"a": 1}}, indent=None)
         print("after")
@@ -229,7 +228,7 @@ def test_file_size_limit_in_a_real_process_keeps_the_old_file(tmp_path):
     code = f"""
         import resource
         from explorer.errors import ExplorerError
-        from explorer.export import write_bytes_atomic
+        from explorer.files import write_bytes_atomic
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
         try:
             write_bytes_atomic({str(path)!r}, b"x" * 5000)
