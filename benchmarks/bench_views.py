@@ -65,7 +65,7 @@ def preview_latency(dataset: str) -> None:
     times = []
     for k in [1, 2, 3, 4, 5, 6, 7, 6, 5, 4, 3, 2] * 2:
         t0 = time.perf_counter()
-        app.controls["prune_value"].value = k
+        app.controls["prune"].slider.value = k
         times.append(time.perf_counter() - t0)
     print(f"  prune-slider preview: median {1e3 * statistics.median(times):.1f} ms, "
           f"max {1e3 * max(times):.1f} ms over {len(times)} moves (785x128 input layer)")

@@ -1,22 +1,27 @@
-"""Each view after real trainer events holds the expected data, asserted on fig.data.
-Real trainer, real data (the bundled digits; Fashion-MNIST for the post's layer sizes)."""
+"""Each view, fed by a real trainer on real data, holds the expected data (asserted on
+fig.data), and the Board's contract: log-spaced history, one frame clock, titles that say
+the step drawn, series that reach the last step, replay of any recorded step."""
 
 import numpy as np
 import pytest
 
-from explorer import Recorder, RunConfig, Trainer
+from explorer import Callback, RunConfig, Trainer
 from explorer.data import load
-from explorer.prune import keep_flat
+from explorer.prune import compact_units, keep_flat
 from explorer.stats import feedback
 from explorer.views import (
+    VIEWS,
     AccuracyLoss,
+    Board,
     GradientFeedback,
     HistogramOverTime,
     Speed,
     Survivors,
     WeightHistogram,
     all_views,
+    log_schedule,
 )
+from explorer.views.accuracy import collapse_step
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +35,15 @@ def small(**kw):
     return RunConfig(**base)
 
 
-def test_weight_histogram_counts_zeros_and_threshold(digits):
+def test_log_schedule_gives_the_first_1000_steps_as_many_records_as_the_rest():
+    s = log_schedule(30_200, burn_in=200)
+    assert s[0] == 0 and s[-1] == 30_200 and 200 in s and np.all(np.diff(s) > 0)
+    early, late = (s <= 1000).sum(), (s > 1000).sum()
+    assert abs(early - late) <= 6
+    assert list(log_schedule(5, burn_in=2)) == [0, 1, 2, 3, 4, 5]
+
+
+def test_weight_histogram_counts_zeros_and_the_cut(digits):
     v = WeightHistogram(every=50)
     t = Trainer(small(), callbacks=[v]).fit(digits)
     lv = t.state.layers[0]
@@ -39,25 +52,50 @@ def test_weight_histogram_counts_zeros_and_threshold(digits):
     # counts of the non-zero weights plus the pruned zeros (reported apart) = every weight
     assert int(np.sum(tr.y)) + meta["zeros"] + meta["under"] + meta["over"] == lv.n_total
     assert meta["zeros"] == lv.n_total - lv.n_alive > 0
-    # the cut actually made is at the smallest surviving |w| (values move after the cut; check at prune)
-    assert v.cut is not None and v.fig.data[3].x[0] == v.cut
+    cut_record = next(r for r in v.board.records if r["phase"] == "train")
+    assert v.fig.data[3].x[0] == cut_record["samples"]["weights"]["cut"]  # the cut made, at its smallest |w|
+    assert f"at step {t.state.step:,}" in v.fig.layout.title.text
 
 
-def test_threshold_preview_matches_the_rule(digits):
+def test_threshold_preview_is_the_trainers_cut(digits):
     t = Trainer(small(burn_in=60)).setup(digits)
     t.run(steps=30)  # still dense: a preview chooses among all weights
     v = WeightHistogram().attach(t)
     q = np.quantile(np.abs(t.weights(0)), 0.7)
-    for rule in ("halving:2", "fraction:0.8", f"threshold:{q:.3g}", "halving:4"):
+    for rule in ("halving:2", "fraction:0.8", f"threshold:{q:.3g}", "halving:4", "random:0.5"):
         step = t.state.step
         out = v.preview(rule)
         a = np.abs(t.weights(0)).ravel()
-        keep = keep_flat(a, rule)
+        keep = t.preview_cut(rule)[0]
+        if not rule.startswith("random"):
+            assert np.array_equal(keep, keep_flat(a, rule))
         assert out["kept"] == keep.sum() and out["of"] == a.size
         assert v.fig.data[2].x[0] == pytest.approx(a[keep].min())  # threshold line = smallest kept |w|
         assert int(np.sum(v.fig.data[1].y)) == keep.sum()  # after-cut preview holds the kept weights
-        assert f"kept {keep.sum():,} of {a.size:,}" in v.fig.layout.title.text
         assert t.state.step == step  # no training
+
+
+class PreviewAtTheCut(Callback):
+    """What the preview says at the end of the burn-in, just before the cut is made."""
+
+    def on_phase_end(self, t):
+        if t.state.phase == "burn_in":
+            self.preview = t.preview_cut()
+
+
+@pytest.mark.parametrize("kw", [dict(prune="random:0.7"),
+                                dict(hidden=(16, 8), prune="keep:300", prune_layers="all", prune_scope="global")])
+def test_the_preview_at_the_end_of_the_burn_in_is_the_cut(digits, kw):
+    grab = PreviewAtTheCut()
+    t = Trainer(small(burn_in=20, **kw), callbacks=[grab]).fit(digits)
+    if "keep" in kw["prune"]:
+        assert sum(m.sum() for m in grab.preview.values()) == 300  # ranked over both layers together
+    masks = [np.ones(shape, bool) for shape in t.layer_shapes]
+    for l, m in grab.preview.items():
+        masks[l] = m.reshape(t.layer_shapes[l]).copy()
+    compact_units(masks)  # the cut then removes the hidden units left without inputs or outputs
+    for l in range(len(masks)):
+        assert np.array_equal(t.masks_[l], masks[l]), l
 
 
 def test_weight_histogram_modes(digits):
@@ -71,49 +109,58 @@ def test_weight_histogram_modes(digits):
     assert min(v.fig.data[0].x) < 0 < max(v.fig.data[0].x)
 
 
-def test_heatmap_keeps_early_history_and_scrubs(digits):
-    v = HistogramOverTime(max_columns=20)
+def test_heatmap_columns_are_the_records_and_replay_draws_any_step(digits):
+    v = HistogramOverTime()
     t = Trainer(small(steps=2000), callbacks=[v]).fit(digits)
-    steps, ys, C = v.matrix()
-    assert steps[0] == 0 and steps[-1] == t.state.step and len(steps) <= 21
-    assert (steps < t.config.burn_in).sum() >= 2  # burn-in columns survive the decimation
+    b = v.board
+    steps = [r["step"] for r in b.records]
+    assert steps[0] == 0 and steps[-1] == t.state.step
+    assert sum(s < t.config.burn_in for s in steps) >= 10  # the burn-in is recorded densely (log-spaced)
     z = np.array(v.fig.data[0].z)
-    assert z.shape == C.shape == (len(ys), len(steps))
-    assert np.allclose(z, np.round(np.log10(1 + C), 3))
-    lv = t.state.layers[0]
-    assert C[:, -1].sum() + v.zeros[-1] == lv.n_total  # every weight accounted for, zeros apart
-    v.slider.value = 0  # scrub back to step 0
-    assert v.fig.data[1].x[0] == 1 and list(v.fig.data[2].y) == list(C[:, 0])
-    assert "step 0" in v.step_label.value
+    assert z.shape[1] == len(b.records)
+    h = b.records[-1]["samples"]["heatmap"]["abs"]
+    assert int(np.sum(h["counts"])) + h["zeros"] + h["under"] + h["over"] == t.state.layers[0].n_total
+    b.show(0)  # replay step 0
+    assert b.index == 0 and "step 0" in v.fig.layout.title.subtitle.text
+    assert list(v.fig.data[2].y) == list(b.records[0]["samples"]["heatmap"]["abs"]["counts"])
+    b.show(None)
+    assert f"step {t.state.step:,}" in v.fig.layout.title.subtitle.text
 
 
 def test_feedback_view_matches_stats(digits):
-    class Grab(GradientFeedback):
-        def on_step_end(self, trainer):
-            super().on_step_end(trainer)
-            lv = trainer.state.layers[0]
-            if lv.grad_values is not None:
-                self.ref = (trainer.state.step, feedback(lv.values, lv.grad_values, max_n=self.max_n,
-                                                         seed=trainer.state.step))
-    v = Grab(every=100)
-    Trainer(small(), callbacks=[v]).fit(digits)
-    step, ref = v.ref
-    assert list(v.fig.data[1].x) == v.steps and v.steps[-1] == step
-    assert v.fig.data[1].y[-1] == pytest.approx(ref.spearman, abs=1e-4)
-    assert np.allclose(v.fig.data[0].y, ref.decile_means)
+    v = GradientFeedback(every=100)
+    t = Trainer(small(), callbacks=[v]).fit(digits)
+    lv = t.state.layers[0]
+    assert t.state.step == 440
+    # gradients are measured at the due steps (every 100); the view shows the last of them
+    rec = [r for r in v.board.records if "feedback" in r["samples"]][-1]
+    s = rec["samples"]["feedback"]
+    assert rec["step"] == 400 and v.fig.data[1].x[-1] == 400 and "step 400" in v.fig.layout.title.text
+    assert v.fig.data[1].y[-1] == pytest.approx(s["spearman"], abs=1e-4)
+    assert np.allclose(v.fig.data[0].y, s["deciles"])
+    assert list(v.fig.data[0].x) == [str(i) for i in range(1, 11)]
+    ref = feedback(lv.values, np.ones_like(lv.values), max_n=v.max_n, seed=0)  # the statistic itself runs
+    assert len(ref.decile_means) == 10
 
 
-def test_accuracy_points_match_trainer_evals(digits):
-    v, rec = AccuracyLoss(every=50), Recorder(every=50)
-    t = Trainer(small(), callbacks=[v, rec]).fit(digits)
-    assert list(v.fig.data[1].x) == [e["step"] for e in rec.evals]
-    assert list(v.fig.data[1].y) == [e["test_accuracy"] for e in rec.evals]
+def test_accuracy_points_match_trainer_evals_and_events_are_marked(digits):
+    v = AccuracyLoss(every=50)
+    t = Trainer(small(), callbacks=[v]).fit(digits)
+    evals = v.board.evals
+    assert list(v.fig.data[1].x) == [e["step"] for e in evals]
     assert v.fig.data[1].y[-1] == t.results_["test_accuracy"]
-    assert list(v.fig.data[4].x) == [40, 40]  # the prune marked at the end of the burn-in
-    assert len(v.fig.data[0].x) > 3 and all(y > 0 for y in v.fig.data[0].y)
+    assert [x for x in v.fig.data[4].x if x is not None] == [40, 40]  # the cut at the end of the burn-in
+    assert v.fig.data[0].x[-1] == t.state.step  # the loss reaches the last step
     ref = Trainer(small(prune="none"), callbacks=[v.reference_callback()]).fit(digits)
     v.redraw()
     assert v.fig.data[3].y[-1] == ref.results_["test_accuracy"]
+
+
+def test_collapse_to_chance_is_found():
+    evals = [{"step": s, "test_accuracy": a} for s, a in ((100, 0.4), (200, 0.7), (300, 0.11), (400, 0.1))]
+    assert collapse_step(evals, 10) == 300
+    assert collapse_step(evals[:2], 10) is None
+    assert collapse_step([{"step": 1, "test_accuracy": 0.1}], 10) is None  # never above chance: not a collapse
 
 
 def test_survivors_images_and_mask_stability(digits):
@@ -132,25 +179,31 @@ def test_survivors_images_and_mask_stability(digits):
 def test_speed_view_rows_and_speedup(digits):
     v = Speed()
     t = Trainer(small(steps=3000), callbacks=[v]).fit(digits)
-    assert v.rows[-1][0] == t.state.step
-    assert sum(len(v.fig.data[i].x) for i in (0, 1)) == len(v.rows)
-    assert all(r[1] == "burn_in" for r in v.rows if r[0] <= 40)
+    n = len(v.fig.data[0].x) + len(v.fig.data[1].x)
+    assert n >= 20 and v.fig.data[1].x[-1] == t.state.step
+    assert all(x <= 40 for x in v.fig.data[0].x)
     assert v.fig.data[2].y[-1] == sum(lv.n_alive for lv in t.state.layers)
-    assert v.speedup() is not None and v.speedup() > 0
+    assert "faster per sample" in v.fig.layout.title.subtitle.text
 
 
-def test_views_on_fashion_mnist_post_shapes():
-    """The post's 784-128-10 net with all views: images are 28x28, histograms count all 100,480."""
+def test_one_board_for_all_views_on_the_posts_net():
+    """The post's 784-128-10 net with every view on one Board: histograms count all 100,480
+    weights, images are 28x28, every view's title ends on the last step, and frames are
+    bounded by the clock (10 a second) plus the forced ones (start, cut, end)."""
     data = load("fashion-mnist", verbose=False, n_train=5000, n_test=500)
     views = all_views()
-    t = Trainer(RunConfig(dataset="fashion-mnist", steps=3000, eval_every=1000),
-                callbacks=list(views.values())).fit(data)
+    assert list(views) == list(VIEWS)
+    board = Board(list(views.values()))
+    t = Trainer(RunConfig(dataset="fashion-mnist", steps=3000, eval_every=1000), callbacks=[board]).setup(data)
+    board.attach(t)
+    t.run()
     w = views["weights"].fig.data[0]
     assert int(np.sum(w.y)) + w.meta["zeros"] + w.meta["under"] + w.meta["over"] == 785 * 128
     assert w.meta["zeros"] == 785 * 128 - t.state.layers[0].n_alive
     assert np.array(views["survivors"].fig.data[0].z).shape == (4 * 29, 4 * 29)
     assert len(views["accuracy"].fig.data[1].x) == 4  # evals at 1000, 2000, 3000 and the end
-    # no view redraws more than ~10 times a second (time-throttled), counted over the run
+    for name in ("weights", "heatmap", "feedback", "survivors", "speed"):
+        text = views[name].fig.layout.title.text + (views[name].fig.layout.title.subtitle.text or "")
+        assert f"{t.state.step:,}" in text, name
     secs = sum(t.state.seconds.values()) + t.callbacks.seconds
-    for name in ("weights", "feedback", "accuracy"):
-        assert views[name].draws <= 10 * secs + 8, name
+    assert board.frames <= 10 * secs + 6

@@ -1,30 +1,33 @@
-"""Live plotly views of a training run, each a Callback owning one FigureWidget.
+"""Live plotly views of a training run, drawn from one Board's records on one frame clock.
 
     from explorer.views import WeightHistogram
     v = WeightHistogram()
     Trainer(cfg, callbacks=[v]).fit(dataset)
     v.fig
 
-WeightHistogram (|w| log-log, threshold preview), HistogramOverTime (step x log|w|
-heatmap with replay), GradientFeedback (|g| per |w| decile, Spearman over steps),
-AccuracyLoss (loss and test accuracy, dense reference), Survivors (surviving input
-weights as images, mask stability), Speed (us/sample, weights alive, speed-up).
+VIEWS lists them in the order the dashboard shows them (the first two side by side at the
+top): WeightHistogram (|w| log-log, the cut's threshold and preview), AccuracyLoss (loss and
+test accuracy, events, a dense reference), HistogramOverTime (step x log|w| heatmap),
+GradientFeedback (|g| per |w| decile, Spearman over steps), Survivors (surviving input
+weights as images, mask stability), Speed (us/sample, weights alive, speed-up). A new view
+is a module here with a View subclass, one entry in VIEWS, and its test.
 """
 
 from .accuracy import AccuracyLoss
-from .base import View
+from .base import Board, Frame, View, log_schedule
 from .feedback import GradientFeedback
 from .heatmap import HistogramOverTime
 from .speed import Speed
 from .survivors import Survivors
 from .weights import WeightHistogram
 
-__all__ = ["AccuracyLoss", "GradientFeedback", "HistogramOverTime", "Speed", "Survivors", "View",
-           "WeightHistogram", "all_views"]
+VIEWS = {cls.key: cls for cls in (WeightHistogram, AccuracyLoss, HistogramOverTime, GradientFeedback, Survivors,
+                                  Speed)}
+
+__all__ = ["VIEWS", "AccuracyLoss", "Board", "Frame", "GradientFeedback", "HistogramOverTime", "Speed", "Survivors",
+           "View", "WeightHistogram", "all_views", "log_schedule"]
 
 
-def all_views(layer: int = 0) -> dict:
+def all_views() -> dict:
     """One of each view, keyed by the names the dashboard and its exports use."""
-    return {"weights": WeightHistogram(layer=layer), "heatmap": HistogramOverTime(layer=layer),
-            "feedback": GradientFeedback(layer=layer), "accuracy": AccuracyLoss(), "survivors": Survivors(),
-            "speed": Speed()}
+    return {key: cls() for key, cls in VIEWS.items()}

@@ -1,9 +1,10 @@
-"""AccuracyLoss: train loss and test accuracy against steps, the burn-in/prune step marked,
-optionally overlaid with a dense reference run of the same config (`reference_callback()`).
+"""AccuracyLoss: train loss and test accuracy against steps, with the run's events marked --
+the cut, learning-rate changes, a collapse to chance, a divergence -- and optionally a dense
+reference run of the same config (`reference_callback()`), drawn dashed in grey.
 
-Loss points are interval means of the batch losses between redraws (from
-`state.loss_total`), accuracy points are the trainer's evaluations (on_eval_end: set
-`RunConfig.eval_every` for a curve), each kept bounded by halving when `max_points` is hit.
+Loss points are the Board's records (interval means of the batch losses between records,
+and the live record during a run); accuracy points are the trainer's evaluations (set
+`RunConfig.eval_every` for a curve; the dashboard does). Both reach the run's last step.
 """
 
 from __future__ import annotations
@@ -14,31 +15,43 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..callbacks import Callback
-from .base import COLORS, FigureWidget, View, base_layout
+from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
 
 
-class _Series:
-    def __init__(self, max_points):
-        self.x, self.y, self.max_points = [], [], max_points
+def collapse_step(evals: list[dict], n_classes: int) -> int | None:
+    """The first evaluation at chance level (within 2 points) after one clearly above it (10 points)."""
+    chance, above = 1.0 / max(n_classes, 2), False
+    for e in evals:
+        acc = e.get("test_accuracy")
+        if acc is None or not math.isfinite(acc):
+            continue
+        if acc >= chance + 0.1:
+            above = True
+        elif above and acc <= chance + 0.02:
+            return e["step"]
+    return None
 
-    def add(self, x, y):
-        self.x.append(x)
-        self.y.append(y)
-        if len(self.x) > self.max_points:
-            self.x, self.y = [self.x[0], *self.x[2::2]], [self.y[0], *self.y[2::2]]
+
+def _vlines(steps, lo=0.0, hi=1.0):
+    x, y = [], []
+    for s in steps:
+        x += [s, s, None]
+        y += [lo, hi, None]
+    return x, y
 
 
-class _Feed(Callback):
-    """Feeds one run's loss and accuracy into an AccuracyLoss view (main or reference)."""
+class _Reference(Callback):
+    """Feeds a second (dense) trainer's loss and accuracy into an AccuracyLoss view."""
 
-    def __init__(self, view, which):
-        self.view, self.which = view, which
-        self.seconds = 0.1  # a reference trainer's loss is sampled at most 10 times a second
-        self._last = (0, 0.0)
+    seconds = 0.1  # its loss is sampled at most 10 times a second
+
+    def __init__(self, view):
+        self.view = view
+        self.loss, self.evals, self._last = [], [], (0, 0.0)
 
     def on_train_begin(self, trainer):
         if trainer.state.step == 0:
-            self.view._clear(self.which)
+            self.loss, self.evals = [], []
         self._last = (trainer.state.step, trainer.state.loss_total)
 
     def on_step_end(self, trainer):
@@ -47,92 +60,108 @@ class _Feed(Callback):
         if s.step > step0:
             loss = (s.loss_total - loss0) / (s.step - step0)
             if math.isfinite(loss):
-                self.view._series[self.which + "_loss"].add(s.step, loss)
+                self.loss.append((s.step, loss))
         self._last = (s.step, s.loss_total)
 
     def on_eval_end(self, trainer):
-        m = trainer.state.metrics
-        self.view._series[self.which + "_acc"].add(m["step"], m["test_accuracy"])
-        if self.which == "ref":
-            self.view.redraw()
+        self.evals.append((trainer.state.step, trainer.state.metrics["test_accuracy"]))
+
+    def on_train_end(self, trainer):  # the reference may end after the run it is compared with
+        if self.view.host is not None:
+            self.view.host.frame(force=True)
 
 
 class AccuracyLoss(View):
-    def __init__(self, max_points: int = 2000, seconds: float | None = 0.1, every: int | None = None,
-                 width: int | None = 520, height: int = 300):
-        super().__init__(seconds, every)
-        self.max_points = max_points
-        self._series = {}
-        self._clear("main")
-        self._clear("ref")
-        self._main = _Feed(self, "main")
-        self.burn_in = None
+    key = "accuracy"
+
+    def __init__(self, every: int | None = None, width: int | None = 600, height: int = 360):
+        super().__init__(every)
+        self._ref = None
         self.fig = FigureWidget(
             data=[
                 go.Scatter(name="train loss", x=[], y=[], mode="lines", line=dict(color=COLORS["dense"], width=1)),
                 go.Scatter(name="test accuracy", x=[], y=[], mode="lines+markers", yaxis="y2",
                            marker=dict(size=5), line=dict(color=COLORS["sparse"], width=2)),
-                go.Scatter(name="dense: loss", x=[], y=[], mode="lines", visible=True,
+                go.Scatter(name="dense run: loss", x=[], y=[], mode="lines",
                            line=dict(color=COLORS["ref"], width=1, dash="dot")),
-                go.Scatter(name="dense: accuracy", x=[], y=[], mode="lines+markers", yaxis="y2",
+                go.Scatter(name="dense run: accuracy", x=[], y=[], mode="lines+markers", yaxis="y2",
                            marker=dict(size=4), line=dict(color=COLORS["ref"], width=2, dash="dash")),
-                go.Scatter(name="prune", x=[], y=[], mode="lines", yaxis="y2",
+                go.Scatter(name="cut", x=[], y=[], mode="lines", yaxis="y2", hoverinfo="skip",
                            line=dict(color=COLORS["cut"], width=1.5, dash="dashdot")),
+                go.Scatter(name="lr changed", x=[], y=[], mode="lines", yaxis="y2", hoverinfo="skip",
+                           line=dict(color=COLORS["accent"], width=1.5, dash="dot")),
+                go.Scatter(name="collapsed / diverged", x=[], y=[], mode="lines", yaxis="y2", hoverinfo="skip",
+                           line=dict(color="#000", width=2)),
             ],
             layout=base_layout("loss and test accuracy", height=height, width=width,
-                               margin=dict(l=55, r=55, t=40, b=40),
+                               margin=dict(l=60, r=60, t=58, b=78),
                                xaxis=dict(title="step"),
-                               yaxis=dict(title="train loss (interval mean)", type="log",
-                                          exponentformat="power"),
+                               yaxis=dict(title="train loss (interval mean)", type="log", exponentformat="power",
+                                          dtick=1),
                                yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1],
-                                           tickmode="linear", tick0=0, dtick=0.2, showgrid=False)),
+                                           tickmode="linear", tick0=0, dtick=0.2, showgrid=False),
+                               annotations=[placeholder("loss and test accuracy appear here during a run")]),
         )
-
-    def _clear(self, which):
-        self._series[which + "_loss"] = _Series(self.max_points)
-        self._series[which + "_acc"] = _Series(self.max_points)
-
-    def clear(self):
-        self._clear("main")
-        self._clear("ref")
-        self.burn_in = None
 
     def reference_callback(self) -> Callback:
         """A callback for a second (dense) trainer: its curves are drawn dashed in grey."""
-        return _Feed(self, "ref")
+        self._ref = _Reference(self)
+        return self._ref
 
-    @property
-    def accuracy(self) -> tuple[list, list]:
-        s = self._series["main_acc"]
-        return s.x, s.y
+    def clear(self):
+        if self._ref is not None:
+            self._ref.loss, self._ref.evals = [], []
 
-    # hooks: the main feed records, the view redraws (throttled)
-    def on_train_begin(self, trainer):
-        self._main.on_train_begin(trainer)
-        self.trainer = trainer
-        self.burn_in = trainer.config.burn_in if trainer.config.pruned_layer_indices() else None
-        self.redraw()
+    def loss_series(self, frame: Frame) -> tuple[list, list]:
+        xs = [r["step"] for r in frame.records if r["loss"] is not None]
+        ys = [r["loss"] for r in frame.records if r["loss"] is not None]
+        rec = frame.record
+        if frame.live and rec["loss"] is not None and (not xs or xs[-1] != rec["step"]):
+            xs, ys = [*xs, rec["step"]], [*ys, rec["loss"]]
+        keep = [i for i, y in enumerate(ys) if y is not None and math.isfinite(y) and y > 0]
+        return [xs[i] for i in keep], [ys[i] for i in keep]
 
-    def on_step_end(self, trainer):
-        self._main.on_step_end(trainer)
-        super().on_step_end(trainer)
-
-    def on_eval_end(self, trainer):  # recorded now, drawn by the next throttled redraw
-        self._main.on_eval_end(trainer)
-
-    def draw(self, trainer):
-        f, S = self.fig, self._series
-        f.data[0].update(x=S["main_loss"].x, y=np.round(S["main_loss"].y, 6))
-        f.data[1].update(x=S["main_acc"].x, y=S["main_acc"].y)
-        f.data[2].update(x=S["ref_loss"].x, y=np.round(S["ref_loss"].y, 6))
-        f.data[3].update(x=S["ref_acc"].x, y=S["ref_acc"].y)
-        b = self.burn_in
-        f.data[4].update(x=[b, b] if b is not None else [], y=[0, 1] if b is not None else [])
-        acc = S["main_acc"].y
-        ref = S["ref_acc"].y
-        txt = "loss and test accuracy"
-        if acc:
-            txt += f": accuracy {acc[-1]:.3f} at step {S['main_acc'].x[-1]:,}"
-        if ref:
-            txt += f" (dense {ref[-1]:.3f} at {S['ref_acc'].x[-1]:,})"
-        f.layout.title.text = txt
+    def draw(self, frame: Frame):
+        f = self.fig
+        xs, ys = self.loss_series(frame)
+        ev = [e for e in frame.evals if e.get("test_accuracy") is not None]
+        if not xs and not ev:
+            return
+        f.layout.annotations = []
+        f.data[0].update(x=xs, y=np.round(ys, 6))
+        acc_x, acc_y = [e["step"] for e in ev], [e["test_accuracy"] for e in ev]
+        f.data[1].update(x=acc_x, y=acc_y)
+        ref = self._ref
+        if ref is not None and frame.live:
+            f.data[2].update(x=[s for s, _ in ref.loss], y=np.round([v for _, v in ref.loss], 6))
+            f.data[3].update(x=[s for s, _ in ref.evals], y=[a for _, a in ref.evals])
+        else:
+            f.data[2].update(x=[], y=[])
+            f.data[3].update(x=[], y=[])
+        events = frame.events
+        f.data[4].update(**dict(zip("xy", _vlines([e["step"] for e in events if e["event"] == "cut"]))))
+        lr = [e for e in events if e["event"] == "lr"]
+        f.data[5].update(**dict(zip("xy", _vlines([e["step"] for e in lr]))))
+        t = frame.trainer
+        bad = [e["step"] for e in events if e["event"] == "diverged"]
+        n_classes = t.data.n_classes if t is not None and t.is_setup else 10
+        c = collapse_step(ev, n_classes)
+        if c is not None:
+            bad.append(c)
+        f.data[6].update(**dict(zip("xy", _vlines(bad))))
+        text = "loss and test accuracy"
+        if acc_y:
+            text += f": accuracy {acc_y[-1]:.3f} at step {acc_x[-1]:,}"
+        if ref is not None and ref.evals and frame.live:
+            text += f" (dense {ref.evals[-1][1]:.3f} at {ref.evals[-1][0]:,})"
+        sub = [f"loss to step {frame.step:,}"]
+        cuts = [e["step"] for e in events if e["event"] == "cut"]
+        if cuts:
+            sub.append(f"cut at step {cuts[0]:,}")
+        if lr:
+            sub.append("lr " + ", ".join(f"{e['lr']:.3g} at {e['step']:,}" for e in lr[-2:]))
+        if c is not None:
+            sub.append(f"collapsed to chance at step {c:,}")
+        if any(e["event"] == "diverged" for e in events):
+            sub.append("diverged")
+        self.title(f, text, "; ".join(sub))

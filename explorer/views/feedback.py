@@ -1,8 +1,10 @@
-"""GradientFeedback: do big weights get big gradients? Mean |g| per |w| decile now, and the
-|w|-|g| Spearman rank correlation over steps (the post's "positive feedback effect").
+"""GradientFeedback: do big weights get big gradients? Mean |g| per |w| decile at the step
+drawn, and the |w|-|g| Spearman rank correlation over steps (the post's "positive feedback
+effect").
 
-Asks the trainer for gradients only at the steps it is due (time-throttled), and computes
-the statistics on a seeded subsample of at most `max_n` weights (explorer.stats.feedback).
+The Board asks the trainer for gradients at the steps it records (a view that needs them
+says so); the statistics are computed on a seeded subsample of at most `max_n` weights
+(explorer.stats.feedback).
 """
 
 from __future__ import annotations
@@ -13,30 +15,30 @@ from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
 from ..stats import feedback
-from .base import COLORS, FigureWidget, View, base_layout
+from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+
+DECILES = [str(i) for i in range(1, 11)]
 
 
 class GradientFeedback(View):
+    key = "feedback"
     needs_gradients = True
 
-    def __init__(self, layer: int = 0, max_n: int = 2**14, max_points: int = 1000, seconds: float | None = 0.1,
-                 every: int | None = None, width: int | None = 520, height: int = 300):
-        super().__init__(seconds, every)
-        self.layer, self.max_n, self.max_points = layer, max_n, max_points
-        self.steps: list[int] = []
-        self.spearman: list[float] = []
-        self.phases: list[str] = []
-        self.last = None  # the last Feedback
-        base = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.14)
+    def __init__(self, layer: int = 0, max_n: int = 2**14, every: int | None = None, width: int | None = 600,
+                 height: int = 340):
+        super().__init__(every)
+        self.layer, self.max_n = layer, max_n
+        base = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.16)
         layout = base.layout.to_plotly_json()
-        layout.update(base_layout(f"gradient feedback, layer {layer}", height=height, width=width))
-        layout["xaxis"].update(title=dict(text="|w| decile (small → large)"), dtick=1)
-        layout["yaxis"].update(type="log", title=dict(text="mean |g|"), exponentformat="power")
+        layout.update(base_layout(f"gradient feedback, layer {layer}", height=height, width=width, legend=False))
+        layout["xaxis"].update(title=dict(text="|w| decile (1 = smallest)"), type="category")
+        layout["yaxis"].update(type="log", title=dict(text="mean |g|"), exponentformat="power", dtick=1)
         layout["xaxis2"].update(title=dict(text="step"))
-        layout["yaxis2"].update(title=dict(text="Spearman(|w|, |g|)"), range=[-0.2, 1.0])
+        layout["yaxis2"].update(title=dict(text="Spearman(|w|, |g|)"), range=[-1.05, 1.05], dtick=0.5)
+        layout["annotations"] = [placeholder("gradients are measured at the recorded steps of a run")]
         self.fig = FigureWidget(
             data=[
-                go.Bar(name="mean |g| per |w| decile", x=list(range(1, 11)), y=[], xaxis="x", yaxis="y",
+                go.Bar(name="mean |g| per |w| decile", x=DECILES, y=[], xaxis="x", yaxis="y",
                        marker_color=COLORS["dense"], showlegend=False),
                 go.Scatter(name="Spearman", x=[], y=[], mode="lines+markers", xaxis="x2", yaxis="y2",
                            marker=dict(size=4), line=dict(color=COLORS["accent"]), showlegend=False),
@@ -44,45 +46,34 @@ class GradientFeedback(View):
             layout=layout,
         )
 
-    def clear(self):
-        self.steps, self.spearman, self.phases, self.last = [], [], [], None
-
-    def _measure(self, trainer) -> bool:
+    def sample(self, trainer, cache) -> dict | None:
         s = trainer.state
         lv = s.layers[self.layer]
         g = lv.grad_values
-        if g is None or (self.steps and self.steps[-1] == s.step):
-            return False
+        if g is None:
+            return None
         try:
             fb = feedback(lv.values, g, max_n=self.max_n, seed=s.step)
         except ExplorerError:  # too few non-zero weights, or NaN after a divergence
-            return False
+            return None
         if not np.isfinite(fb.spearman):
-            return False
-        self.last = fb
-        self.steps.append(s.step)
-        self.spearman.append(fb.spearman)
-        self.phases.append(s.phase)
-        if len(self.steps) > self.max_points:
-            self.steps, self.spearman, self.phases = self.steps[::2], self.spearman[::2], self.phases[::2]
-        return True
+            return None
+        return {"deciles": np.asarray(fb.decile_means), "spearman": float(fb.spearman),
+                "ratio": float(fb.top_bottom_ratio)}
 
-    def on_step_end(self, trainer):
-        self.trainer = trainer
-        if self._measure(trainer):
-            self.redraw()
-
-    def on_train_begin(self, trainer):
-        self.begin(trainer)
-
-    def draw(self, trainer):
-        if self.last is None:
-            self.fig.data[0].y = []
-            self.fig.data[1].update(x=[], y=[])
-            return
-        fb = self.last
-        self.fig.data[0].y = fb.decile_means
-        self.fig.data[1].update(x=self.steps, y=np.round(self.spearman, 4))
-        self.fig.layout.title.text = (f"gradient feedback, layer {self.layer}, step {self.steps[-1]:,}: "
-                                      f"top/bottom decile |g| x{fb.top_bottom_ratio:.3g}, "
-                                      f"Spearman {fb.spearman:.2f}")
+    def draw(self, frame: Frame):
+        xs, ys = frame.series(self, "spearman")
+        s, step = frame.sample(self), frame.step
+        if s is not None and frame.live and (not xs or xs[-1] != step):
+            xs, ys = [*xs, step], [*ys, s["spearman"]]
+        if s is None:  # no gradients at this very step: the last step that had them
+            r = next((r for r in reversed(frame.records) if self.key in r["samples"]), None)
+            if r is None:
+                return
+            s, step = r["samples"][self.key], r["step"]
+        f = self.fig
+        f.layout.annotations = []
+        f.data[0].y = s["deciles"]
+        f.data[1].update(x=xs, y=np.round(ys, 4))
+        self.title(f, f"gradient feedback, layer {self.layer}, step {step:,}",
+                   f"top/bottom decile mean |g| x{s['ratio']:.3g}; Spearman(|w|, |g|) {s['spearman']:.2f}")

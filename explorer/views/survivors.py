@@ -1,11 +1,12 @@
 """Survivors: the surviving input weights of hidden units drawn as images (28x28, or the
 three 32x32 colour channels side by side for CIFAR-10), and the mask-stability curve: how
 much the cut made at step s overlaps the cut actually made at the end of the burn-in
-(explorer.stats.mask_stability).
+(explorer.stats.mask_stability), beside a random mask of the same size.
 
-Pruned weights are zero and drawn white (a diverging colour scale centred on 0). Units are
-the `n_units` with the most surviving inputs (the first ones before the prune). Weight
-snapshots for the stability curve are taken at ~`snapshots` evenly spaced burn-in steps.
+Pruned weights are zero and drawn white (a diverging colour scale centred on 0, with a
+colour bar in units of the step's 99th percentile |w|). Units are the `n_units` with the most
+surviving inputs (the first ones before the cut). Snapshots of the layer for the stability
+curve are taken at up to `snapshots` recorded burn-in steps.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
+from ..prune import cut_rng
+from ..series import Series
 from ..stats import mask_stability
-from .base import COLORS, FigureWidget, View, base_layout
+from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+
+MAX_SNAPSHOT = 2_000_000  # weights: larger input layers get no stability curve (memory)
 
 
 def _image_shape(n_inputs: int, image_shape=None):
@@ -32,11 +37,11 @@ def _image_shape(n_inputs: int, image_shape=None):
     return (1, n_inputs)
 
 
-def tile(W: np.ndarray, units, image_shape, cols: int) -> np.ndarray:
-    """Images of W[:, j] (bias row excluded) for j in units, tiled into one array, NaN gaps."""
+def tile(W: np.ndarray, image_shape, cols: int) -> np.ndarray:
+    """Images of the columns of W (n_inputs, units), tiled into one array with NaN gaps."""
     ims = []
-    for j in units:
-        v = W[:-1, j]
+    for j in range(W.shape[1]):
+        v = W[:, j]
         if len(image_shape) == 3:  # explorer.data flattens CIFAR as (32, 32, 3) HWC -> R | G | B
             h, w, c = image_shape
             planes = v.reshape(h, w, c).transpose(2, 0, 1)
@@ -56,94 +61,90 @@ def tile(W: np.ndarray, units, image_shape, cols: int) -> np.ndarray:
 
 
 class Survivors(View):
+    key = "survivors"
+
     def __init__(self, n_units: int = 16, cols: int = 4, snapshots: int = 16, image_shape=None,
-                 seconds: float | None = 0.5, every: int | None = None, width: int | None = 520,
-                 height: int = 320):
-        super().__init__(seconds, every)
-        self.n_units, self.cols, self.n_snapshots = n_units, cols, snapshots
+                 every: int | None = None, width: int | None = 600, height: int = 340):
+        super().__init__(every)
+        self.n_units, self.cols = n_units, cols
         self.image_shape = image_shape
-        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self._snaps = Series(snapshots, columns=2)  # (step, weights of the input layer) in the burn-in
         self.stability = None
         self.units = None
-        base = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12)
+        base = make_subplots(rows=1, cols=2, column_widths=[0.52, 0.48], horizontal_spacing=0.2)
         layout = base.layout.to_plotly_json()
         layout.update(base_layout("surviving input weights of hidden units", height=height, width=width))
         layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
         layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
-        layout["xaxis2"].update(title=dict(text="burn-in step of the cut"))
+        layout["xaxis2"].update(title=dict(text="burn-in step the cut is made at"))
         layout["yaxis2"].update(title=dict(text="Jaccard with the cut made"), range=[0, 1.02])
+        layout["annotations"] = [placeholder("input weights of the strongest hidden units appear here")]
         self.fig = FigureWidget(
             data=[
-                go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, showscale=False,
-                           xaxis="x", yaxis="y", hoverongaps=False),
-                go.Scatter(name="mask stability", x=[], y=[], mode="lines+markers", xaxis="x2", yaxis="y2",
+                go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=True,
+                           colorbar=dict(title=dict(text="w / p99", side="right"), x=0.47, len=0.8, thickness=10),
+                           xaxis="x", yaxis="y", hoverongaps=False, showlegend=False),
+                go.Scatter(name="this run's cut", x=[], y=[], mode="lines+markers", xaxis="x2", yaxis="y2",
                            marker=dict(size=5), line=dict(color=COLORS["sparse"])),
-                go.Scatter(name="random mask", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
+                go.Scatter(name="a random mask", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
                            line=dict(color=COLORS["ref"], dash="dot")),
             ],
             layout=layout,
         )
 
     def clear(self):
-        self.snapshots, self.stability, self.units = [], None, None
-        self._last_draw = -np.inf
+        self._snaps.clear()
+        self.stability, self.units = None, None
 
-    def _snapshot(self, trainer):
+    def sample(self, trainer, cache) -> dict:
         s = trainer.state
-        if s.phase != "burn_in" or (self.snapshots and self.snapshots[-1][0] == s.step):
-            return
-        self.snapshots.append((s.step, np.array(s.layers[0].weights(), copy=True)))
-        if len(self.snapshots) > 2 * self.n_snapshots:
-            self.snapshots = [self.snapshots[0], *self.snapshots[2::2]]
-
-    def on_train_begin(self, trainer):
-        self.begin(trainer)
-        self.sample_burn_in(trainer, self.n_snapshots)  # snapshots at step multiples
-        self._snapshot(trainer)
-        self.redraw()
-
-    def on_step_end(self, trainer):
-        self.trainer = trainer
-        self._snapshot(trainer)
-        self.maybe_redraw()
-
-    def on_phase_end(self, trainer):
-        if trainer.state.phase != "burn_in":
-            return
-        self._snapshot(trainer)  # the weights the cut is made from
-        self.end_burn_in_sampling(trainer)
-        rule = trainer.config.prune
-        if len(self.snapshots) >= 2 and trainer.config.pruned_layer_indices()[:1] == (0,):
-            try:
-                self.stability = mask_stability(self.snapshots, rule,
-                                                rng=np.random.default_rng([trainer.config.seed, 2]))
-            except ExplorerError:
-                self.stability = None
-        self.snapshots = self.snapshots[-1:]  # memory: only the cut's weights are needed later
-
-    def draw(self, trainer):
-        s = trainer.state
-        W = s.layers[0].weights()
-        n_out = W.shape[1]
-        if s.layers[0].pruned:
+        lv = s.layers[0]
+        W = lv.weights()
+        fresh = not len(self._snaps) or self._snaps[0][-1] != s.step
+        if s.phase == "burn_in" and lv.n_total <= MAX_SNAPSHOT and fresh:
+            self._snaps.append(s.step, np.array(W, copy=True))
+            if s.step == trainer.config.burn_in:  # the weights the cut is made from
+                self._stability(trainer)
+        if lv.pruned:
             alive = (W[:-1] != 0).sum(axis=0)
             units = np.argsort(-alive, kind="stable")[: self.n_units]
         else:
-            units = np.arange(min(self.n_units, n_out))
+            units = np.arange(min(self.n_units, W.shape[1]))
         self.units = units
-        shape = _image_shape(W.shape[0] - 1, self.image_shape or trainer.image_shape)
-        Z = tile(W, units, shape, self.cols)
+        cols = W[:-1][:, units]
+        return {"cols": cols.astype(np.float32), "alive": int((cols != 0).sum()), "stability": self.stability}
+
+    def _stability(self, trainer) -> None:
+        cfg = trainer.config
+        if len(self._snaps) < 2 or 0 not in trainer.cut_layers() or not cfg.pruned_layer_indices():
+            return
+        try:
+            self.stability = mask_stability(list(zip(*self._snaps.columns)), cfg.prune, rng=cut_rng(cfg.seed))
+        except ExplorerError:
+            self.stability = None
+
+    def draw(self, frame: Frame):
+        s = frame.sample(self)
+        if s is None:
+            return
+        f = self.fig
+        f.layout.annotations = []
+        cols = s["cols"]
+        t = frame.trainer
+        shape = _image_shape(cols.shape[0], self.image_shape or (t.image_shape if t is not None else None))
+        Z = tile(cols, shape, self.cols)
         nz = np.abs(Z[np.isfinite(Z) & (Z != 0)])
         m = float(np.percentile(nz, 99)) if nz.size else 1.0  # robust: a few big weights do not wash out
-        self.fig.data[0].update(z=np.round(np.clip(Z / (m or 1.0), -1, 1), 3), zmin=-1, zmax=1)
-        st = self.stability
+        f.data[0].update(z=np.round(np.clip(Z / (m or 1.0), -1, 1), 3))
+        st = s["stability"]
         if st is not None:
-            self.fig.data[1].update(x=st.steps, y=np.round(st.jaccard, 4))
-            self.fig.data[2].update(x=st.steps, y=np.round(st.random_jaccard, 4))
+            f.data[1].update(x=st.steps, y=np.round(st.jaccard, 4))
+            f.data[2].update(x=st.steps, y=np.round(st.random_jaccard, 4))
         else:
-            self.fig.data[1].update(x=[], y=[])
-            self.fig.data[2].update(x=[], y=[])
-        alive = int((W[:-1][:, units] != 0).sum()) if len(units) else 0
-        total = (W.shape[0] - 1) * len(units)
-        self.fig.layout.title.text = (f"input weights of {len(units)} hidden units at step {s.step:,}: "
-                                      f"{alive:,} of {total:,} alive")
+            f.data[1].update(x=[], y=[])
+            f.data[2].update(x=[], y=[])
+        n = cols.shape[1]
+        sub = "right: how much a cut made earlier would keep of the cut made" if st is not None else (
+            "right: after the burn-in, how much an earlier cut would have kept of the cut made")
+        self.title(f, f"input weights of {n} hidden units at step {frame.step:,}: {s['alive']:,} of "
+                      f"{cols.size:,} alive", sub)
