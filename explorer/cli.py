@@ -139,9 +139,11 @@ def summary(r: dict) -> str:
 
 
 def cmd_train(args) -> int:
+    from .files import check_output_file
+
     cfg = config_from_args(args)
-    if args.json is not None and not args.json:
-        raise ConfigError("--json '': expected a file name")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     if args.quiet and not args.json:
         raise ConfigError("--quiet prints nothing, so the results would be lost; add --json FILE")
     if args.dry_run:
@@ -167,9 +169,13 @@ def cmd_train(args) -> int:
 
 
 def _out(text: str) -> Path:
-    if not text:
-        raise ConfigError("--out '': expected a folder name")
-    return Path(text)
+    """--out checked before any work: a folder that can be written, and its runs.jsonl too."""
+    from .files import check_output_folder
+    from .runlog import RunLog
+
+    out = check_output_folder(text, "--out")
+    RunLog(out).check("--out")
+    return out
 
 
 def cmd_sweep(args) -> int:
@@ -181,6 +187,9 @@ def cmd_sweep(args) -> int:
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:
+        from .sweeps import check_data
+
+        check_data(cfgs)
         print(f"{len(cfgs)} runs")
         for c in cfgs:
             print(" ".join(f"{k}={format_value(k, getattr(c, k))}" for k in SETTINGS if SETTINGS[k].cli
@@ -239,7 +248,7 @@ def cmd_reproduce(args) -> int:
                         workers=workers, progress=not args.no_progress, formats=formats)
     finally:
         close()
-    print(format_table(res["rows"], res["dataset"]))
+    print(format_table(res["rows"], res["dataset"], res["split"]))
     print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
           f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
     if res["note"]:
@@ -261,7 +270,7 @@ def cmd_data(args) -> int:
 def cmd_lab(args) -> int:
     from .lab import launch
 
-    return launch(voila=args.voila, port=args.port)
+    return launch(voila=args.voila, port=args.port, notebook=args.notebook)
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -334,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="open the dashboard notebook in JupyterLab (or Voila)")
     lab.add_argument("--voila", action="store_true", help="serve the dashboard as an app with Voila")
     lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("notebook", nargs="?", default=None, metavar="NOTEBOOK",
+                     help="the notebook to open (default: the dashboard notebook)")
     lab.set_defaults(func=cmd_lab)
     return p
 
@@ -346,8 +357,8 @@ def main(argv=None) -> int:
     except ExplorerError as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("explorer: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # a sweep's says how many runs are done and how to go on
+        print(f"explorer: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
 
 

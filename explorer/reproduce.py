@@ -7,12 +7,19 @@ MNIST-shaped data the post's split (train on samples 0..39,999, test on 40,000..
 
   width     dense (k = 0) nets of 2, 4, 8, 16, 32, 64, 128 hidden units;
   halvings  128 hidden units, k = 0..5 halvings (1/2^k of the input layer survives);
-  budget    about 3,140 input weights: H = 4..128 with k = log2(H * 785 / 3140).
+  budget    about 3,140 input weights: H = 4..128 with k = log2(H * 785 / 3140) (on data with
+            fewer inputs the same k keep fewer weights -- digits: ~260 -- and the table and
+            figures say what was kept).
 
 Every pruned run (k >= 1) also runs the control the post's code calls `random_sparsify`:
 `random:f`, which kills the same fraction f = 1 - 1/2^k at random. Runs shared between
 experiments (e.g. 128 units, k = 5) run once. The runs go through `explorer.sweep`, so they
-land in DIR/runs.jsonl and an interrupted reproduce resumes where it stopped.
+land in DIR/runs.jsonl, an interrupted reproduce resumes where it stopped, and a Ctrl-C stops
+it as it stops a sweep.
+
+MNIST-shaped data with fewer than the 40,500 training samples the post's split needs (say
+8,000 train / 2,000 test) is trained and tested on its own train/test split instead; the
+table says so above its first line. Which split fits is found out before any run.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import time
 from pathlib import Path
 
 from .config import RunConfig
+from .errors import ExplorerError
 from .files import write_json_atomic, write_text_atomic
 
 # The post's published numbers: {hidden or k: (accuracy, seconds for 30,000 steps)}, 2016 laptop.
@@ -77,13 +85,30 @@ def plan(base: RunConfig) -> list[dict]:
     return rows
 
 
-def base_config(dataset: str, data_dir, quick: bool) -> RunConfig:
-    """The post's protocol on the resolved data set (its split when the data is MNIST-shaped)."""
-    extra = {"heldout": "post"} if dataset in POST_SHAPED else {}
+def fits_post_split(dataset: str, data_dir) -> bool:
+    """Does the (resolved) data set take the post's split -- MNIST-shaped, 40,500 training samples
+    or more? Loads one sample; a data set that is not there at all is a one-line DataError."""
+    from .data import load
+
+    if dataset in POST_SHAPED:
+        try:
+            load(dataset, data_dir, heldout="post", n_train=1, n_test=1, verbose=False)
+            return True
+        except ExplorerError:
+            pass
+    load(dataset, data_dir, n_train=1, n_test=1, verbose=False)
+    return False
+
+
+def base_config(dataset: str, data_dir, quick: bool, post_split: bool | None = None) -> RunConfig:
+    """The post's protocol on the resolved data set: its split when `post_split` (default: when
+    the data set is MNIST-shaped), else the data set's own train/test split."""
+    post_split = dataset in POST_SHAPED if post_split is None else post_split
+    extra = {"heldout": "post"} if post_split else {}
     cfg = RunConfig(dataset=dataset, data_dir=data_dir, activation="tanh", init_scale=1e-5, burn_in=200,
                     prune_layers=(0,), steps=30_000, batch_size=1, lr=0.01, extra=extra)
     if quick:
-        cfg = cfg.replace(steps=QUICK_STEPS, n_train=QUICK_STEPS if dataset in POST_SHAPED else None)
+        cfg = cfg.replace(steps=QUICK_STEPS, n_train=QUICK_STEPS if post_split else None)
     return cfg.validate()
 
 
@@ -96,7 +121,8 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
     from .sweeps import sweep
 
     dataset = _resolve(dataset, data_dir, progress)
-    base = base_config(dataset, data_dir, quick)
+    post_split = fits_post_split(dataset, data_dir)
+    base = base_config(dataset, data_dir, quick, post_split)
     rows = plan(base)
     seeds = list(range(seeds))
     configs = [r["config"].replace(seed=s) for r in rows for s in seeds]
@@ -105,12 +131,13 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
     wall = time.perf_counter() - t0
     table = _table(rows, records, len(seeds))
     result = {"dataset": dataset, "quick": quick, "seeds": len(seeds), "wall_seconds": wall,
+              "split": split_text(dataset, post_split, records), "budget_kept": budget_kept(table),
               "protocol": base.to_dict(), "rows": table, "post": {k: {str(a): b for a, b in v.items()}
                                                                    for k, v in POST.items()},
               "runs": len({r["run_id"] for r in records}), "failed": sum(r["status"] == "failed" for r in records)}
     out = Path(out)
     write_text_atomic(out / "results.csv", _csv(table))
-    paths, note = _figures(table, dataset, out, formats)
+    paths, note = _figures(table, dataset, out, formats, result["budget_kept"])
     result["figures"] = [p.name for p in paths]
     result["note"] = note
     write_json_atomic(out / "results.json", result)
@@ -126,9 +153,35 @@ def _resolve(dataset, data_dir, verbose) -> str:
     return load("auto", data_dir, n_train=1, n_test=1, verbose=verbose).name
 
 
+def split_text(dataset, post_split: bool, records) -> str:
+    """Which samples the runs trained and tested on, in words (printed above the table)."""
+    if post_split:
+        return (f"{dataset}, the post's split: trained on training samples 0..39,999, tested on "
+                f"40,000..40,499")
+    sizes = next(((r["n_train"], r["n_test"]) for r in records if r["status"] != "failed"), None)
+    counts = f" ({sizes[0]:,} train / {sizes[1]:,} test samples)" if sizes else ""
+    why = "; the post's split needs 40,500 training samples" if dataset in POST_SHAPED else ""
+    return f"{dataset}, its own train/test split{counts}{why}"
+
+
+def budget_kept(table) -> int | None:
+    """The input weights the fixed-budget runs kept (the median over widths), None if none finished."""
+    kept = sorted(r["input_weights_left"] for r in table
+                  if r["experiment"] == "budget" and r["input_weights_left"] is not None)
+    return kept[len(kept) // 2] if kept else None
+
+
+def _budget_label(kept) -> str:
+    if kept is None or abs(kept - BUDGET) <= 0.05 * BUDGET:
+        return f"~{BUDGET:,} input weights"
+    return f"~{kept:,} input weights (the post's {BUDGET:,} at 785 inputs)"
+
+
 def plan_runs(dataset="auto", data_dir=None, quick=False, seeds=1) -> list[RunConfig]:
-    """Every run `reproduce` would make (shared runs listed once), without running any."""
-    rows = plan(base_config(_resolve(dataset, data_dir, False), data_dir, quick))
+    """Every run `reproduce` would make (shared runs listed once), without running any; checks
+    that the data set is there and which split fits it."""
+    dataset = _resolve(dataset, data_dir, False)
+    rows = plan(base_config(dataset, data_dir, quick, fits_post_split(dataset, data_dir)))
     cfgs = [r["config"].replace(seed=s) for r in rows for s in range(seeds)]
     return list({json.dumps(c.to_dict(), sort_keys=True): c for c in cfgs}.values())
 
@@ -173,8 +226,9 @@ def _csv(table) -> str:
     return csv_text(table, COLUMNS)
 
 
-def format_table(table, dataset) -> str:
-    """The table printed by `explorer reproduce`: ours next to the post's (MNIST, 2016 laptop)."""
+def format_table(table, dataset, split: str | None = None) -> str:
+    """The table printed by `explorer reproduce`: ours next to the post's (MNIST, 2016 laptop),
+    under a line saying which data and split (`split`, from `split_text`) the runs used."""
     def f(v, d=3):
         return "-" if v is None else f"{v:.{d}f}"
 
@@ -182,7 +236,7 @@ def format_table(table, dataset) -> str:
         return f(v) + ("" if ci is None else f"+-{ci:.3f}")
 
     titles = {"width": "Hidden units, dense (k = 0)", "halvings": "128 hidden units, k halvings",
-              "budget": f"Fixed budget of ~{BUDGET:,} input weights"}
+              "budget": f"Fixed budget of {_budget_label(budget_kept(table))}"}
     head = ["hidden", "k", "input weights", f"accuracy ({dataset})", "random cut", "post (MNIST)",
             "seconds", "random s", "post s"]
     lines = []
@@ -195,10 +249,10 @@ def format_table(table, dataset) -> str:
                 for r, n_left in zip([r for r in table if r["experiment"] == exp], left)]
         widths = [max(len(x) for x in col) for col in zip(head, *body)]
         lines += ["", title] + ["  ".join(x.rjust(w) for x, w in zip(line, widths)) for line in [head, *body]]
-    return "\n".join(lines[1:])
+    return "\n".join(([f"Data: {split}", ""] if split else []) + lines[1:])
 
 
-def _figures(table, dataset, out, formats):
+def _figures(table, dataset, out, formats, kept=None):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -218,14 +272,14 @@ def _figures(table, dataset, out, formats):
 
     xaxis = {"type": "log", "tickvals": list(WIDTHS), "ticktext": [str(w) for w in WIDTHS], "title": "hidden units"}
     legend = {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}
-    budget = f"~{BUDGET:,} input weights"
+    budget, post_budget = _budget_label(kept), f"~{BUDGET:,} input weights"
 
     acc = go.Figure()
     acc.add_scatter(**pick("width", "accuracy"), name=f"dense ({dataset})", **ours("dense"))
     acc.add_scatter(**pick("budget", "accuracy"), name=f"{budget}, magnitude cut", **ours("magnitude"))
     acc.add_scatter(**pick("budget", "random_accuracy"), name=f"{budget}, random cut", **ours("random"))
     acc.add_scatter(**pick("width", "post_accuracy"), name="post: dense (MNIST)", **post("dense"))
-    acc.add_scatter(**pick("budget", "post_accuracy"), name=f"post: {budget} (MNIST)", **post("magnitude"))
+    acc.add_scatter(**pick("budget", "post_accuracy"), name=f"post: {post_budget} (MNIST)", **post("magnitude"))
     acc.update_layout(title=f"Accuracy vs width ({dataset}; dashed: the post, MNIST)", xaxis=xaxis,
                       yaxis_title="test accuracy", width=820, height=560, legend=legend)
 
@@ -235,7 +289,7 @@ def _figures(table, dataset, out, formats):
     tim.add_scatter(**pick("budget", "random_seconds"), name=f"{budget}, random cut", **ours("random"))
     tim.add_scatter(**pick("width", "post_seconds"), name="post: dense (right axis)", secondary_y=True,
                     **post("dense"))
-    tim.add_scatter(**pick("budget", "post_seconds"), name=f"post: {budget} (right axis)", secondary_y=True,
+    tim.add_scatter(**pick("budget", "post_seconds"), name=f"post: {post_budget} (right axis)", secondary_y=True,
                     **post("magnitude"))
     tim.update_layout(title="Time vs width (burn-in + prune + training)", xaxis=xaxis, width=820, height=560,
                       legend=legend)

@@ -1,26 +1,35 @@
-"""Sweeps: a grid of RunConfigs run on any concurrent.futures executor, resumable from disk.
+"""Sweeps: a grid of RunConfigs run on this machine's cores or any concurrent.futures
+executor, resumable from disk, stoppable at any time.
 
     from explorer import RunConfig, sweep
     records = sweep([RunConfig(hidden=(h,), seed=s) for h in (64, 128) for s in range(3)], out="runs/")
 
 What it owns:
   * `sweep(configs, executor=None, out=None, ...)`: run each config once (duplicates share one
-    run) on an executor -- a process pool by default, or anything with `submit`, such as
-    `dask.distributed.Client(...).get_executor()`. There is no scheduler here: the executor is it.
+    run) on a pool of worker processes (pool.WorkerPool) or on an executor -- anything with
+    `submit`, such as `dask.distributed.Client(...).get_executor()`. Before any run it checks
+    that `out` can be written and that every distinct data set the runs need loads (in this
+    process; on the executor when there is one), so those problems are one-line errors, not a
+    column of failed runs.
   * `run_one(config, run_id)`: what a worker runs. It loads the data set itself (cached per
     process, keyed by dataset, data_dir, split and n_train/n_test), trains, and returns the
     results dict of `explorer train --json` plus `run_id`, `status` and `error`. An exception
     becomes a record with status "failed" and a one-line error; it never stops the others.
-  * `DIR/runs.jsonl`: one JSON line per finished run, appended, flushed and fsynced by the
-    parent process only, as each run finishes. A run is identified by `run_id`, a hash of its
-    canonical config JSON (`json.dumps(config, sort_keys=True)`), so the same command run again
-    skips finished runs and runs the rest. A cut-off last line (a write interrupted by a kill)
-    or any other unreadable line is dropped -- the file is rewritten atomically without it --
-    and that run is done again. Status "failed" runs ARE retried on the next call (their old
-    line is dropped first, so the file keeps one line per run): a failure is often the
-    machine's fault (a killed worker, a missing data folder fixed since), and a deterministic
-    failure costs little to repeat. Pass `retry_failed=False` to keep them. Status "diverged"
-    runs are results (same config, same divergence) and are kept.
+  * Stopping. Ctrl-C (SIGINT) stops handing out runs, cancels the queued ones, gives the
+    running ones `pool.GRACE` (2 s) to finish -- then stops them -- records every finished run
+    and raises `SweepInterrupted` (a KeyboardInterrupt) saying how many are on disk; a second
+    Ctrl-C stops at once. A run record that cannot be written (a full disk) stops the sweep the
+    same way, without the grace, as `SweepStopped` (a one-line ExplorerError). Workers die with
+    the process that started them, however it ends (see pool.py).
+  * `DIR/runs.jsonl` (runlog.py): one JSON line per finished run, appended by this process
+    only, as each run finishes. A run is identified by `run_id`, a hash of its canonical config
+    JSON (`json.dumps(config, sort_keys=True)`), so the same command run again skips finished
+    runs and runs the rest. A cut-off line or any line that is not a complete record is
+    dropped -- the file is rewritten atomically without it -- and that run is done again.
+    Status "failed" runs ARE retried on the next call (their old line is dropped first, so the
+    file keeps one line per run): a failure is often the machine's fault (a killed worker), and
+    a deterministic failure costs little to repeat. Pass `retry_failed=False` to keep them.
+    Status "diverged" runs are results (same config, same divergence) and are kept.
   * `grid(base, axes)` and `read_grid(path)`: the cartesian product of settings (deduplicated:
     `--hidden 32,32` is one run), and the grid.json format (`GRID_HELP`, also printed by
     `explorer sweep --help`). Summaries and figures of the records are in summary.py; the
@@ -43,14 +52,16 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from concurrent.futures import as_completed
 from pathlib import Path
 
 from .config import SETTINGS, RunConfig
 from .errors import ConfigError, ExplorerError
-from .files import dumps, jsonable, write_text_atomic
+from .files import jsonable
+from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool
+from .runlog import RUNS_FILE, RunLog
 
-RUNS_FILE = "runs.jsonl"
+__all__ = ["GRID_HELP", "RUNS_FILE", "RunLog", "SweepInterrupted", "SweepStopped", "canonical", "check_data",
+           "dask_executor", "data_problem", "grid", "process_pool", "read_grid", "run_id", "run_one", "sweep"]
 
 
 # -- identity ---------------------------------------------------------------------------------
@@ -127,98 +138,59 @@ def _init_worker(blas_threads: int) -> None:
         pass
 
 
-def process_pool(workers: int | None = None, context: str | None = None):
-    """A ProcessPoolExecutor with `workers` processes (default: all cores).
-
-    Children start by 'forkserver' on POSIX (a clean single-threaded server forks them, so the
-    parent's threads -- tqdm's monitor, numba's or BLAS's pools -- are never forked), 'spawn'
-    elsewhere; `context` overrides ('fork', 'spawn', 'forkserver').
-    """
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
+def process_pool(workers: int | None = None, context: str | None = None) -> WorkerPool:
+    """A WorkerPool of `workers` processes (default: all cores), each holding BLAS to its share of
+    the cores. Children start by 'spawn' (fresh interpreters, so none inherits the parent's
+    threads -- tqdm's monitor, numba's or BLAS's pools); `context` may say 'fork' or 'forkserver'."""
     workers = workers or os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers={workers!r}: expected a whole number >= 1")
-    if context is None:
-        context = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(context)
-    if context == "forkserver":
-        ctx.set_forkserver_preload(["explorer.sweep", "explorer.trainer", "explorer.data"])
     blas = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(blas,))
+    return WorkerPool(workers, context, initializer=_init_worker, initargs=(blas,))
 
 
-# -- runs.jsonl -------------------------------------------------------------------------------
-class RunLog:
-    """`DIR/runs.jsonl`: read (dropping cut-off or unreadable lines), rewrite atomically, append."""
+# -- data, checked before any run -----------------------------------------------------------
+def data_problem(key) -> str | None:
+    """None if the data a run needs loads, else why not, in one line. `key` is (dataset,
+    data_dir, heldout, n_train, n_test); without n_train/n_test one sample of each part is loaded."""
+    from .data import REGISTRY, canonical_name, load
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.path = self.folder / RUNS_FILE
-        self.dropped: list[str] = []
-        self._lock = None
-
-    def __repr__(self):
-        return f"RunLog({str(self.path)!r})"
-
-    def lock(self) -> None:
-        """Refuse a second sweep writing the same folder at the same time (POSIX flock)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+    dataset, data_dir, heldout, n_train, n_test = key
+    own = f"leave --heldout out to use {dataset}'s own train/test split"
+    try:
+        if heldout is not None and not REGISTRY[canonical_name(dataset)].mnist_shaped:
+            return (f"--heldout {heldout}: the post's split is for MNIST-shaped data (28x28 images: mnist, "
+                    f"fashion-mnist, random), not {dataset}; {own}")
+        load(dataset, data_dir, n_train=n_train or 1, n_test=n_test or 1, heldout=heldout, verbose=False)
+    except ExplorerError as e:
+        if heldout is None:
+            return str(e)
+        try:  # is the data there, and only too small for the post's split?
+            load(dataset, data_dir, n_train=1, n_test=1, verbose=False)
+        except ExplorerError as again:
+            return str(again)
         try:
-            import fcntl
-        except ImportError:  # Windows: no lock
-            return
-        f = open(self.folder / ".runs.lock", "w")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            raise ExplorerError(f"another sweep is writing {str(self.folder)!r}; wait for it or use another --out") \
-                from None
-        self._lock = f
+            load(dataset, data_dir, n_train=1, n_test=1, heldout=heldout, verbose=False)
+        except ExplorerError:
+            return f"--heldout {heldout}: the post's split needs 40,500 training samples and {dataset} has fewer; {own}"
+        return str(e)
+    except Exception as e:  # an unexpected failure of the data layer: still one line
+        return one_line(e)
+    return None
 
-    def unlock(self) -> None:
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
 
-    def read(self) -> dict:
-        """run_id -> record, in file order; unreadable lines are listed in `self.dropped`."""
-        self.dropped = []
-        if not self.path.exists():
-            return {}
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        tail = lines.pop()  # b"" when the file ends with a newline, as every complete write does
-        if tail.strip():
-            self.dropped.append(f"cut-off last line ({len(tail)} bytes, no newline)")
-        out: dict = {}
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                ok = isinstance(rec, dict) and isinstance(rec.get("run_id"), str) and "status" in rec
-            except ValueError:
-                ok = False
-            if not ok:
-                self.dropped.append(f"line {n} is not a run record")
-                continue
-            old = out.get(rec["run_id"])
-            if old is None or old.get("status") == "failed":  # one line per run; a result beats a failure
-                out[rec["run_id"]] = rec
-        return out
-
-    def rewrite(self, records) -> None:
-        write_text_atomic(self.path, "".join(dumps(r, indent=None) + "\n" for r in records))
-
-    def append(self, record: dict) -> None:
-        line = (dumps(record, indent=None) + "\n").encode("utf-8")
-        with open(self.path, "ab") as f:  # one write per line; flushed and on disk before the next
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+def check_data(configs, executor=None) -> None:
+    """A one-line ExplorerError unless every distinct data set of `configs` loads -- here, or on
+    `executor` (where the runs will run) if one is given."""
+    keys = list(dict.fromkeys((c.dataset, c.data_dir, c.extra.get("heldout"), c.n_train, c.n_test)
+                              for c in configs))
+    if executor is None:
+        problems = [data_problem(k) for k in keys]
+    else:
+        problems = [f.result() for f in [executor.submit(data_problem, k) for k in keys]]
+    bad = [p for p in problems if p]
+    if bad:
+        raise ExplorerError(bad[0] + (f" (and {len(bad) - 1} more data problems)" if len(bad) > 1 else ""))
 
 
 # -- the parent side --------------------------------------------------------------------------
@@ -243,31 +215,56 @@ def _resolve_auto(cfgs: list[RunConfig], verbose: bool) -> list[RunConfig]:
     return out
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the sweep. `records`: the finished runs (run_id -> record), on disk if there
+    is a runs.jsonl; `str()`: one line saying how many and how to go on."""
+
+    def __init__(self, message: str, records: dict):
+        super().__init__(message)
+        self.records = records
+
+
+class SweepStopped(ExplorerError):
+    """A run record could not be written (e.g. a full disk): the sweep stopped, one line says why.
+    `records` holds the finished runs, the unwritten ones included."""
+
+    def __init__(self, message: str, records: dict):
+        super().__init__(message)
+        self.records = records
+
+
 def sweep(configs, executor=None, out=None, progress=True, *, workers: int | None = None,
-          retry_failed: bool = True, mp_context: str | None = None) -> list[dict]:
+          retry_failed: bool = True, mp_context: str | None = None, check: bool = True) -> list[dict]:
     """Run every config (RunConfig or dict) and return one record per config, in order.
 
     executor: any `concurrent.futures.Executor`, e.g. `ProcessPoolExecutor(4)` or
-        `dask.distributed.Client(address).get_executor()`; it is left running. None: a process
-        pool of `workers` processes (default: all cores), shut down at the end.
+        `dask.distributed.Client(address).get_executor()`; it is left running. None: a
+        WorkerPool of `workers` processes (default: all cores), ended before this returns.
     out: a folder; records go to `out/runs.jsonl` as runs finish, and runs already there are
-        not run again (see the module docstring for resume, cut-off lines and failed runs).
+        not run again (see the module docstring for resume, dropped lines and failed runs).
         Lines of runs that are not in `configs` are left in the file and not returned.
     progress: a tqdm bar (stderr, or a widget in Jupyter).
+    check: before any run, check that the data sets load (`check_data`); False lets a data
+        problem surface as failed runs instead.
 
     A record is the results dict of `explorer train --json` (`config` included) plus `run_id`,
     `status` ("ok" | "diverged" | "failed"), `error` (one line or None) and `worker`. Failed
     runs carry only `config` besides those. Identical configs are run once and share a record.
-    Ctrl-C cancels the runs not yet started; the finished ones are on disk.
+    Ctrl-C: see "Stopping" in the module docstring (SweepInterrupted); an unwritable record:
+    SweepStopped. Bad input, an unwritable `out` or missing data: ExplorerError, before any run.
     """
     cfgs = [canonical(c) for c in configs]
     if not cfgs:
         raise ConfigError("the sweep is empty: pass at least one config")
+    log = RunLog(out) if out is not None else None
+    if log is not None:
+        log.check()
     cfgs = _resolve_auto(cfgs, verbose=bool(progress))
     ids = [run_id(c) for c in cfgs]
     unique = dict(zip(ids, cfgs))
+    if check:
+        check_data(unique.values(), executor)
 
-    log = RunLog(out) if out is not None else None
     records: dict = {}
     if log is not None:
         log.lock()
@@ -283,47 +280,71 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
             records = {i: r for i, r in keep.items() if i in unique}
         todo = sorted(((i, c) for i, c in unique.items() if i not in records), key=lambda t: -_cost(t[1]))
         if todo:
-            _run_all(todo, records, executor, log, progress, workers, mp_context, n_before=len(records))
+            tasks = ExecutorTasks(executor) if executor is not None else \
+                process_pool(min(workers or os.cpu_count() or 1, len(todo)), mp_context)
+            _run_all(todo, records, tasks, log, progress, n_total=len(unique))
     finally:
         if log is not None:
             log.unlock()
     return [records[i] for i in ids]
 
 
-def _run_all(todo, records, executor, log, progress, workers, mp_context, n_before) -> None:
+def _run_all(todo, records, tasks, log, progress, n_total) -> None:
+    """Run `todo` on `tasks` (a WorkerPool or ExecutorTasks), recording each run as it finishes."""
     from tqdm.auto import tqdm
 
-    own = executor is None
-    if own:
-        executor = process_pool(min(workers or os.cpu_count() or 1, len(todo)), mp_context)
-    futures = {}
+    n_before = len(records)
     desc = f"sweep ({n_before} done before)" if n_before else "sweep"
-    try:
-        for rid, cfg in todo:
-            futures[executor.submit(run_one, cfg.to_dict(), rid)] = (rid, cfg)
-        failed = 0
-        with tqdm(total=len(todo), desc=desc, unit="run", disable=not progress, file=sys.stderr) as bar:
-            for fut in as_completed(futures):
-                rid, cfg = futures[fut]
-                try:
-                    rec = fut.result()
-                except Exception as e:  # the worker died (killed, out of memory) or could not be reached
-                    rec = {"run_id": rid, "status": "failed", "error": one_line(e), "config": cfg.to_dict()}
-                records[rid] = rec
-                if log is not None:
+    failed = 0
+    on_disk = n_before if log is not None else 0
+    stop: ExplorerError | None = None  # why the records stopped being written
+
+    def record(rid, ok, value):
+        nonlocal failed, on_disk, stop
+        rec = value if ok else {"run_id": rid, "status": "failed", "error": value, "config": cfgs[rid].to_dict()}
+        records[rid] = rec
+        failed += rec["status"] == "failed"
+        bar.update(1)
+        if failed:
+            bar.set_postfix(failed=failed)
+        if log is not None and stop is None:
+            try:
+                with interrupts.critical():  # a second Ctrl-C waits for the line to be whole
                     log.append(rec)
-                failed += rec["status"] == "failed"
-                bar.update(1)
-                if failed:
-                    bar.set_postfix(failed=failed)
-    except BaseException:  # Ctrl-C: stop handing out work; what finished is on disk
-        for fut in futures:
-            fut.cancel()
-        if own:
-            executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    if own:
-        executor.shutdown()
+                on_disk += 1
+            except ExplorerError as e:
+                stop = e
+
+    cfgs = dict(todo)
+    stopped = True
+    with tqdm(total=len(todo), desc=desc, unit="run", disable=not progress, file=sys.stderr) as bar, \
+            Interrupts() as interrupts:
+        try:
+            for rid, cfg in todo:
+                tasks.submit(rid, run_one, cfg.to_dict(), rid)
+            while tasks.busy() and not interrupts.count and stop is None:
+                for rid, ok, value in tasks.wait(0.2):
+                    record(rid, ok, value)
+            if interrupts.count and stop is None:  # Ctrl-C: nothing new starts; the running runs get GRACE
+                tasks.cancel_pending()
+                deadline = time.monotonic() + GRACE
+                while tasks.busy() and stop is None and (left := deadline - time.monotonic()) > 0:
+                    for rid, ok, value in tasks.wait(min(left, 0.1)):
+                        record(rid, ok, value)
+            stopped = tasks.busy() or bool(interrupts.count) or stop is not None
+        except KeyboardInterrupt:  # a second Ctrl-C, or one that came before ours was listening
+            interrupts.count = max(interrupts.count, 1)
+        finally:
+            tasks.kill() if stopped else tasks.close()
+    if stop is None and len(records) == n_total:  # the Ctrl-C came when every run was done
+        return
+    if stop is not None:
+        raise SweepStopped(f"{stop}; the sweep stopped with {on_disk} of {n_total} runs in {log.path}; then run "
+                           f"the same command again to do the other {n_total - on_disk}", records)
+    if stopped:
+        where = f" and in {log.path}" if log is not None else ""
+        raise SweepInterrupted(f"interrupted; {len(records)} of {n_total} runs are done{where}; run the same "
+                               f"command again to do the other {n_total - len(records)}", records)
 
 
 # -- grids ------------------------------------------------------------------------------------

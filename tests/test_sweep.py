@@ -103,16 +103,18 @@ def test_resume_after_kill_and_after_a_cut_off_line(tmp_path):
 def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path):
     bad = BASE.replace(dataset="mnist", data_dir=str(tmp_path / "no-such-folder"))
     cfgs = [BASE, BASE.replace(seed=1), bad, BASE.replace(hidden=(8,))]
-    recs = sweep(cfgs, out=tmp_path, workers=2, progress=False)
+    # check=False: the data is not checked before the runs (by default a missing folder is a
+    # one-line error before any run), so the run fails in its worker
+    recs = sweep(cfgs, out=tmp_path, workers=2, progress=False, check=False)
     assert [r["status"] for r in recs] == ["ok", "ok", "failed", "ok"]
     assert "no-such-folder" in recs[2]["error"] and "\n" not in recs[2]["error"]
     assert recs[2]["config"] == bad.to_dict() and recs[2]["run_id"] == run_id(bad)
     # again: the finished runs are kept as they were, the failed one is tried again (and fails again)
-    again = sweep(cfgs, out=tmp_path, workers=2, progress=False)
+    again = sweep(cfgs, out=tmp_path, workers=2, progress=False, check=False)
     assert [r["worker"] for r in again[:2]] == [r["worker"] for r in recs[:2]]
     assert again[2]["status"] == "failed" and again[2]["worker"] != recs[2]["worker"]
     assert len(_lines(tmp_path)) == 4  # one line per run
-    kept = sweep(cfgs, out=tmp_path, workers=2, progress=False, retry_failed=False)
+    kept = sweep(cfgs, out=tmp_path, workers=2, progress=False, retry_failed=False, check=False)
     assert kept[2] == again[2]
     # identical configs run once and share their record; `explorer.sweep` is the function (the
     # engine module is explorer.sweeps, so no submodule of that name can shadow it)
@@ -124,15 +126,44 @@ def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path):
     assert dup[0] is dup[1]
 
 
+def _rec(rid, status="ok", **more):
+    """A complete record, as far as RunLog.read cares."""
+    base = {"run_id": rid, "status": status, "config": {"seed": 0}, "error": None}
+    if status != "failed":
+        base.update(test_accuracy=0.5, weights_alive=[10, 5], seconds={"burn_in": 0.1, "prune": 0.0, "train": 1.0})
+    return {**base, **more}
+
+
 def test_runlog_drops_garbage_and_keeps_one_line_per_run(tmp_path):
     log = RunLog(tmp_path)
-    good = {"run_id": "a", "status": "ok", "config": {}}
-    (tmp_path / RUNS_FILE).write_text(json.dumps({"run_id": "b", "status": "failed"}) + "\n" + "not json\n"
-                                      + json.dumps(good) + "\n" + json.dumps({"run_id": "b", "status": "ok"})
-                                      + "\n" + '{"run_id": "c", "sta')
+    no_config = {k: v for k, v in _rec("d").items() if k != "config"}
+    no_seconds = {k: v for k, v in _rec("e").items() if k != "seconds"}
+    lines = [_rec("b", "failed"), "not json", _rec("a"), _rec("b"), no_config, no_seconds, _rec("f", "done"),
+             [1, 2], _rec("g", test_accuracy="high")]
+    (tmp_path / RUNS_FILE).write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines)
+                                      + '{"run_id": "c", "sta')
     found = log.read()
     assert set(found) == {"a", "b"} and found["b"]["status"] == "ok"
-    assert len(log.dropped) == 2 and any("cut-off" in d for d in log.dropped)
+    assert len(log.dropped) == 7 and any("cut-off" in d for d in log.dropped)
+    assert "line 5, which is not a complete run record" in log.dropped
+
+
+def test_a_record_without_its_config_is_dropped_and_redone(tmp_path, capsys):
+    """A line with a known run_id but no config made every rerun fail with KeyError: 'config'."""
+    out = tmp_path / "sw"
+    argv = ["sweep", *FAST, "--burn-in", "20", "--hidden", "8,16", "--out", str(out), "--workers", "1",
+            "--no-progress", "--formats", "html"]
+    assert main(argv) == 0
+    recs = _lines(out)
+    broken = {k: v for k, v in recs[0].items() if k != "config"}
+    (out / RUNS_FILE).write_text(json.dumps(broken) + "\n" + json.dumps(recs[1]) + "\n")
+    capsys.readouterr()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "dropped line 1, which is not a complete run record; that run is done again" in err
+    again = _lines(out)
+    assert sorted(r["run_id"] for r in again) == sorted(r["run_id"] for r in recs)
+    assert all("config" in r for r in again) and again[0] == recs[1]  # the good line was kept as it was
 
 
 @pytest.mark.parametrize("argv, msg", [
