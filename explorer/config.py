@@ -76,7 +76,8 @@ class RunConfig:
                                 above=True)
     # schedule
     burn_in: int = setting(200, "dense SGD steps on randomly drawn training samples before the cut", "int",
-                           lo=0, control={"widget": "int_slider", "min": 0, "max": 2000, "step": 10})
+                           lo=0, control={"widget": "steps_slider", "options": (0, 1, 2, 5, 10, 20, 50, 100, 200,
+                                                                    500, 1000, 2000, 5000, 10_000)})
     prune: str = setting("halving:5", "the cut: " + rules_help(), "rule", control={"widget": "rule"})
     prune_layers: tuple[int, ...] | str = setting((0,), "weight layers to cut: 0 (the input layer), 0,1, or all",
                                                   "layers", control={"widget": "text"})

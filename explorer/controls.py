@@ -89,8 +89,19 @@ class RuleControl(W.VBox):
         self.value = self._text()
 
     def _on_slide(self):
-        if not self._quiet:
-            self.value = self._text()
+        """A move of the slider sets the rule, unless it is the browser snapping the value shown to
+        the slider's grid (keep:3140 shows as 10^3.5): within half a step of the rule's own
+        position the rule stays as it is."""
+        if self._quiet:
+            return
+        k = RULES[self.kind.value]
+        r = parse_rule(self.value)
+        if r.name == k.name and k.arg:
+            pos = (math.log10(r.value) if r.value > 0 else k.slider[0]) if k.log_slider else r.value
+            now = math.log10(self.log_slider.value) if k.log_slider else self.slider.value
+            if abs(now - pos) <= k.slider[2] / 2 + 1e-9:
+                return
+        self.value = self._text()
 
 
 def build(name: str, value) -> W.Widget:
@@ -109,6 +120,10 @@ def build(name: str, value) -> W.Widget:
     if kind == "text":
         return W.Text(value=format_value(name, value), continuous_update=False, layout=W.Layout(width=NARROW),
                       **common)
+    if kind == "steps_slider":  # log-spaced choices: 0 is one step from 1, however long the range
+        opts = sorted({*c["options"], int(value)})
+        return W.SelectionSlider(options=opts, value=int(value), continuous_update=False,
+                                 layout=W.Layout(width=WIDE), **common)
     if kind == "int_slider":
         return W.IntSlider(value=value, min=c["min"], max=max(c["max"], value), step=c.get("step", 1),
                            continuous_update=False, layout=W.Layout(width=WIDE), **common)
@@ -137,6 +152,10 @@ def write(name: str, widget: W.Widget, value) -> None:
         widget.value = format_value(name, value)
     elif isinstance(widget, W.IntSlider):
         widget.max = max(widget.max, value)
+        widget.value = value
+    elif isinstance(widget, W.SelectionSlider):
+        if value not in widget.options:
+            widget.options = sorted({*widget.options, value})
         widget.value = value
     else:
         widget.value = value

@@ -67,6 +67,7 @@ class Explorer(Actions, Reruns, W.VBox):
     def __init__(self, dataset: str = "auto", config: RunConfig | None = None, live: bool | None = None,
                  pace: str = "watch", query: str | None = None, **overrides):
         self.status = W.HTML(value="", layout=W.Layout(min_height="24px"))
+        self.status.add_class("explorer-status")
         self.last_error = None
         self.export_note = None
         self._datasets: dict = {}
@@ -105,6 +106,7 @@ class Explorer(Actions, Reruns, W.VBox):
         self._new_run(cfg)
         if problems:
             self._error("; ".join(problems))
+        self.board.sync_state()  # the page may be built from the saved state after this (Voila)
 
     # -- controls and layout ----------------------------------------------------------------------
     def _build_controls(self, cfg: RunConfig, live, pace) -> dict:
@@ -122,16 +124,15 @@ class Explorer(Actions, Reruns, W.VBox):
             "reset": W.Button(description="Reset", icon="refresh", layout=L("74px")),
             "pace": W.ToggleButtons(options=list(PACES), value=pace if pace in PACES else "watch",
                                     tooltips=["the burn-in and the cut play out (~8 s)", "~3 s", "as fast as it goes"],
-                                    style={"button_width": "62px", "description_width": "40px"},
-                                    description="pace"),
+                                    style={"button_width": "60px"}, layout=L("210px")),
             "live": W.Checkbox(value=live, description="live: re-run on every change", indent=False),
             "compare": W.Checkbox(value=False, description="compare with dense", indent=False),
-            "folder": W.Text(value="figures", description="export to", style=C.STYLE, layout=L("230px")),
-            "export": W.Button(description="Export", icon="download", layout=L("86px")),
+            "folder": W.Text(value="figures", description="export to", style=C.STYLE, layout=L("250px")),
+            "export": W.Button(description="Export", icon="download", layout=L("90px")),
             "config_path": W.Text(value="explorer-config.json", description="config file", style=C.STYLE,
-                                  layout=L("230px")),
-            "save": W.Button(description="Save", icon="save", layout=L("64px")),
-            "load": W.Button(description="Load", icon="folder-open", layout=L("64px")),
+                                  layout=L("250px")),
+            "save": W.Button(icon="save", tooltip="save the settings to the config file", layout=L("44px")),
+            "load": W.Button(icon="folder-open", tooltip="load the settings from the config file", layout=L("44px")),
             "share": W.Button(description="Share", icon="share-alt", layout=L("80px"),
                               tooltip="the link and the command for these settings"),
             "shared": W.Textarea(value="", rows=3, layout=L("330px"), disabled=False),
@@ -151,8 +152,8 @@ class Explorer(Actions, Reruns, W.VBox):
         title = W.HTML("<b>explorer</b>: burn in densely, kill the small weights for good, train sparse "
                        "&mdash; and watch why it works")
         settings = [w for n in C.controlled() for w in ([c[n], c["kept"]] if n == "prune" else [c[n]])]
-        panel = W.VBox([W.HBox([c["run"], c["pause"], c["step"], c["stop"]]), W.HBox([c["reset"], c["pace"]]),
-                        W.HBox([c["live"], c["compare"]]), *settings,
+        pace = W.HBox([c["reset"], W.HTML("&nbsp;pace&nbsp;"), c["pace"]], layout=W.Layout(align_items="center"))
+        panel = W.VBox([W.HBox([c["run"], c["pause"], c["step"], c["stop"]]), pace, c["live"], c["compare"], *settings,
                         W.HBox([c["folder"], c["export"]]), W.HBox([c["config_path"], c["save"], c["load"]]),
                         c["share"], c["shared"]],
                        layout=W.Layout(width="350px", min_width="350px"))
@@ -213,6 +214,7 @@ class Explorer(Actions, Reruns, W.VBox):
         self.ref_trainer = None
         self.board.attach(self.trainer)
         self._preview()
+        self.board.sync_state()  # with the preview: a page built from the saved state shows it too
         self.replay.refresh()
         self._show(f"ready: {self.trainer.data.name}, {self._shape_text()}, {cfg.burn_in:,} burn-in steps, "
                    f"{cfg.prune}, {cfg.steps:,} steps &mdash; press Run")
@@ -307,6 +309,7 @@ class Explorer(Actions, Reruns, W.VBox):
     # -- events ---------------------------------------------------------------------------------------
     def _on_chunk(self):
         self.replay.refresh()
+        self._kept()
         self._status()
 
     def _on_end(self, stopped: bool = False):
@@ -318,6 +321,7 @@ class Explorer(Actions, Reruns, W.VBox):
                 self.history_panel.refresh()
                 self.whatif.refresh(self.history, self.focus)
             self.replay.refresh()
+            self._kept()
             self._status(note="stopped" if stopped or t.results_.get("stopped_early") else "done")
             if self._queue:
                 self._next_in_queue()
@@ -353,8 +357,25 @@ class Explorer(Actions, Reruns, W.VBox):
     def _preview(self, note: str = "") -> dict:
         """Threshold line, kept count and after-cut histogram for the slider's rule, no training."""
         out = self.views["weights"].preview(self.rule)
-        self.controls["kept"].value = html.escape(self.views["weights"].kept_label or "no cut") + note
+        self._kept(note)
         return out
+
+    def _kept(self, note: str = "") -> None:
+        """Under the rule: what the cut to come would keep, or what the cut made kept."""
+        t = self.trainer
+        if t is None:
+            return
+        if t.cut_pending:
+            text = self.views["weights"].kept_label or "no cut: dense training throughout"
+        elif t.masks_ is None:
+            text = "no cut: dense training throughout"
+        else:
+            layers = t.config.pruned_layer_indices()
+            alive = sum(int(t.masks_[l].sum()) for l in layers)
+            total = sum(t.masks_[l].size for l in layers)
+            text = (f"the cut at step {t.config.burn_in:,} kept {alive:,} of {total:,} weights "
+                    f"({100 * alive / max(total, 1):.1f}%) by {t.config.prune}")
+        self.controls["kept"].value = html.escape(text) + note
 
     def _on_lr(self, lr: float):
         self.config = self.config.replace(lr=lr).validate()

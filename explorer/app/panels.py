@@ -59,7 +59,8 @@ class ReplayBar(W.HBox):
             return
         if b.index is None:
             step = b.live["step"] if b.live else b.records[-1]["step"]
-            self.label.value = f"step {step:,} (live; {n} steps recorded &mdash; drag to replay)"
+            self.label.value = (f"step {step:,} (live; {n} step{'s' if n != 1 else ''} recorded"
+                                f"{' &mdash; drag to replay' if n > 1 else ''})")
         else:
             r = b.records[b.index]
             self.label.value = f"step {r['step']:,} ({r['phase'].replace('_', '-')}), record {b.index + 1} of {n}"
@@ -71,13 +72,15 @@ class HistoryPanel(W.VBox):
     def __init__(self, history: RunHistory, on_select=None, on_export=None):
         self.history, self.on_select, self.on_export = history, on_select, on_export
         self.table = W.HTML(layout=W.Layout(max_height="220px", overflow="auto"))
-        self.pick = W.SelectMultiple(options=[], rows=5, description="runs", layout=W.Layout(width="360px"),
+        self.pick = W.SelectMultiple(options=[], rows=5, description="runs", layout=W.Layout(width="320px"),
                                      style={"description_width": "40px"})
-        self.load = W.Button(description="Use settings", icon="undo", tooltip="the first selected run's settings",
-                             layout=W.Layout(width="120px"))
-        self.hide = W.Button(description="Hide/show", icon="eye-slash", layout=W.Layout(width="110px"))
-        self.clear_button = W.Button(description="Clear", icon="trash", layout=W.Layout(width="80px"))
-        self.csv = W.Button(description="CSV", icon="download", layout=W.Layout(width="70px"),
+        self.load = W.Button(description="Use", icon="undo", tooltip="show the first selected run (its settings)",
+                             layout=W.Layout(width="64px"))
+        self.hide = W.Button(description="Hide", icon="eye-slash", tooltip="hide or show the selected runs' curves",
+                             layout=W.Layout(width="80px"))
+        self.clear_button = W.Button(description="Clear", icon="trash", layout=W.Layout(width="72px"),
+                                     tooltip="forget every run")
+        self.csv = W.Button(description="CSV", icon="download", layout=W.Layout(width="64px"),
                             tooltip="write the table as runs.csv in the export folder")
         self.load.on_click(lambda b: self._use())
         self.hide.on_click(lambda b: self._toggle())
@@ -85,7 +88,8 @@ class HistoryPanel(W.VBox):
         self.csv.on_click(lambda b: self.on_export and self.on_export())
         self.fig = FigureWidget(
             data=[], layout=base_layout("test accuracy of the runs so far", height=300, width=600,
-                                        xaxis=dict(title="step"), yaxis=dict(title="test accuracy", range=[0, 1]),
+                                        xaxis=dict(title="step", range=[0, 1]),
+                                        yaxis=dict(title="test accuracy", range=[0, 1]),
                                         annotations=[placeholder("every finished run adds a row and a curve")]))
         buttons = W.HBox([self.load, self.hide, self.clear_button, self.csv])
         super().__init__([W.HTML("<b>Runs</b> (newest last)"), self.table, W.HBox([self.pick, buttons]), self.fig])
@@ -109,6 +113,7 @@ class HistoryPanel(W.VBox):
                     self.fig.add_scatter(x=list(e.curve[0]), y=list(e.curve[1]), mode="lines+markers",
                                          marker=dict(size=3), name=f"#{e.number}", hovertext=describe(e.config))
             self.fig.layout.annotations = [] if rows else [placeholder("every finished run adds a row and a curve")]
+            self.fig.layout.xaxis.autorange = bool(rows)
 
     def _selected(self):
         return [self.history.entries[k] for k in self.pick.value if k in self.history.entries]
@@ -144,7 +149,10 @@ class WhatIf(W.VBox):
         layout["xaxis2"].update(title=dict(text="burn-in steps before the cut"))
         layout["yaxis3"].update(title=dict(text="test accuracy"), range=[0, 1])
         layout["yaxis4"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero")
-        layout["annotations"] = [placeholder("change the cut or the burn-in (or press Fill in) to see the curves")]
+        layout["annotations"] = [dict(placeholder("change the cut (or press Fill in)"), x=0.2),
+                                 dict(placeholder("change the burn-in (or press Fill in)"), x=0.8)]
+        layout["xaxis"]["range"] = [-3, 0.05]
+        layout["xaxis2"]["range"] = [0, 1000]
         styles = [("magnitude cut", COLORS["sparse"], "x", "y"), ("random cut", COLORS["cut"], "x", "y"),
                   ("dense (no cut)", COLORS["dense"], "x", "y"), ("seconds", COLORS["ref"], "x", "y2"),
                   ("accuracy vs burn-in", COLORS["sparse"], "x2", "y3"), ("seconds ", COLORS["ref"], "x2", "y4")]
@@ -178,8 +186,9 @@ class WhatIf(W.VBox):
             f.data[4].update(**dict(zip("xy", xy(burn, lambda e: e.config.burn_in))))
             f.data[5].update(x=[e.config.burn_in for e in burn], y=[round(e.seconds, 3) for e in burn])
             n = len(mag) + len(rnd) + len(dense) + len(burn)
-            f.layout.annotations = [] if n else [placeholder("change the cut or the burn-in (or press Fill in) "
-                                                             "to see the curves")]
+            if n:
+                f.layout.annotations = []
+                f.layout.xaxis.autorange = f.layout.xaxis2.autorange = True
             f.layout.title.subtitle.text = (f"{describe(cfg)}; {len(mag)} magnitude, {len(rnd)} random, "
                                             f"{len(dense)} dense, {len(burn)} burn-in runs" if n else "")
 

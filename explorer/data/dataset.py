@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -205,6 +206,8 @@ def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None,
          seed=0, download=True, verbose=True) -> Dataset:
     """Load a data set by name; see the module docstrings for places, formats and splits."""
     name = canonical_name(name)
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():  # even where it is not read (digits)
+        raise DataError(f"data_dir {str(data_dir)!r} is not a folder; pass an existing folder or leave it out")
     n_train, n_test = count(n_train, "n_train"), count(n_test, "n_test")
     validation = count(validation, "validation") or 0
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..callbacks import Callback
-from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .base import COLORS, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
 
 
 def collapse_step(evals: list[dict], n_classes: int) -> int | None:
@@ -97,7 +97,7 @@ class AccuracyLoss(View):
                                margin=dict(l=60, r=60, t=58, b=78),
                                xaxis=dict(title="step"),
                                yaxis=dict(title="train loss (interval mean)", type="log", exponentformat="power",
-                                          dtick=1),
+                                          dtick="D2", range=[-1, 1]),
                                yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1],
                                            tickmode="linear", tick0=0, dtick=0.2, showgrid=False),
                                annotations=[placeholder("loss and test accuracy appear here during a run")]),
@@ -123,11 +123,14 @@ class AccuracyLoss(View):
 
     def draw(self, frame: Frame):
         f = self.fig
+        if frame.trainer is not None:  # the whole run's steps, from before Run on
+            f.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]
         xs, ys = self.loss_series(frame)
         ev = [e for e in frame.evals if e.get("test_accuracy") is not None]
         if not xs and not ev:
             return
         f.layout.annotations = []
+        f.layout.yaxis.update(autorange=True, **log_ticks(ys))
         f.data[0].update(x=xs, y=np.round(ys, 6))
         acc_x, acc_y = [e["step"] for e in ev], [e["test_accuracy"] for e in ev]
         f.data[1].update(x=acc_x, y=acc_y)

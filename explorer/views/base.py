@@ -85,7 +85,7 @@ def base_layout(title: str, height: int = HEIGHT, width: int | None = WIDTH, leg
     (a row under the x axis), white template, and `uirevision` so zoom survives redraws."""
     lay = dict(title=dict(text=title, font=dict(size=13), x=0.01, xanchor="left", y=0.97, yanchor="top",
                           subtitle=dict(text="", font=dict(size=11, color="#555"))),
-               height=height, margin=dict(l=60, r=20, t=58, b=78 if legend else 46), font=FONT,
+               height=height, margin=dict(l=60, r=20, t=66, b=78 if legend else 46), font=FONT,
                template="plotly_white", showlegend=legend,
                legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=10)),
                uirevision="keep")
@@ -95,9 +95,23 @@ def base_layout(title: str, height: int = HEIGHT, width: int | None = WIDTH, leg
     return lay
 
 
+def log_ticks(values) -> dict:
+    """Ticks for a log axis showing `values`: powers of ten when they span about a decade or
+    more, else the 1-2-5 values inside their range, written out (0.5, 1, 2). plotly's own
+    choice for a narrow range labels every digit (6, 3, 2, 9, 5), and its "D2" labels 0.5 as
+    "5": both read as noise."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
+    if v.size == 0 or np.log10(v.max() / v.min()) > 0.9:
+        return dict(tickmode="auto", dtick=1, tickvals=None, ticktext=None)
+    lo, hi = np.floor(np.log10(v.min())) - 1, np.ceil(np.log10(v.max())) + 1
+    cands = sorted(m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5))
+    inside = [c for c in cands if v.min() / 1.6 <= c <= v.max() * 1.6] or [float(v.min())]
+    return dict(tickmode="array", tickvals=inside, ticktext=[f"{c:g}" for c in inside], dtick=None)
+
+
 def placeholder(text: str) -> dict:
     """An annotation in the middle of an empty figure saying what will appear there."""
-    return dict(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+    return dict(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, xanchor="center",
                 font=dict(size=12, color="#888"), name="placeholder")
 
 

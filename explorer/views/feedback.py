@@ -32,10 +32,10 @@ class GradientFeedback(View):
         layout = base.layout.to_plotly_json()
         layout.update(base_layout(f"gradient feedback, layer {layer}", height=height, width=width, legend=False))
         layout["xaxis"].update(title=dict(text="|w| decile (1 = smallest)"), type="category")
-        layout["yaxis"].update(type="log", title=dict(text="mean |g|"), exponentformat="power", dtick=1)
+        layout["yaxis"].update(title=dict(text="mean |g| (per |w| decile)"), exponentformat="power", rangemode="tozero")
         layout["xaxis2"].update(title=dict(text="step"))
         layout["yaxis2"].update(title=dict(text="Spearman(|w|, |g|)"), range=[-1.05, 1.05], dtick=0.5)
-        layout["annotations"] = [placeholder("gradients are measured at the recorded steps of a run")]
+        layout["annotations"] = [dict(placeholder("gradients appear here during a run"), x=0.2)]
         self.fig = FigureWidget(
             data=[
                 go.Bar(name="mean |g| per |w| decile", x=DECILES, y=[], xaxis="x", yaxis="y",
@@ -62,6 +62,8 @@ class GradientFeedback(View):
                 "ratio": float(fb.top_bottom_ratio)}
 
     def draw(self, frame: Frame):
+        if frame.trainer is not None:
+            self.fig.layout.xaxis2.range = [0, frame.trainer.total_steps]
         xs, ys = frame.series(self, "spearman")
         s, step = frame.sample(self), frame.step
         if s is not None and frame.live and (not xs or xs[-1] != step):

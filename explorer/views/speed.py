@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .base import COLORS, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
 
 
 def speedup(records) -> float | None:
@@ -37,9 +37,10 @@ class Speed(View):
             ],
             layout=base_layout("speed", height=height, width=width, margin=dict(l=60, r=70, t=58, b=78),
                                xaxis=dict(title="step"),
-                               yaxis=dict(title="µs per sample", type="log", exponentformat="power", dtick=1),
+                               yaxis=dict(title="µs per sample", type="log", exponentformat="power", dtick=1,
+                                          range=[0, 3]),
                                yaxis2=dict(title="weights alive", overlaying="y", side="right", type="log",
-                                           showgrid=False, exponentformat="SI", dtick=1),
+                                           showgrid=False, exponentformat="SI", dtick=1, range=[3, 6]),
                                annotations=[placeholder("time per sample appears here during a run")]),
         )
 
@@ -50,11 +51,15 @@ class Speed(View):
         return recs
 
     def draw(self, frame: Frame):
+        if frame.trainer is not None:
+            self.fig.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]
         rows = self.rows(frame)
         if not rows:
             return
         f = self.fig
         f.layout.annotations = []
+        f.layout.yaxis.update(autorange=True, **log_ticks([r["us_per_sample"] for r in rows]))
+        f.layout.yaxis2.update(autorange=True, **log_ticks([sum(r["alive"]) for r in rows]))
         d = [r for r in rows if r["phase"] == "burn_in"]
         t = [r for r in rows if r["phase"] != "burn_in"]
         f.data[0].update(x=[r["step"] for r in d], y=[round(r["us_per_sample"], 3) for r in d])

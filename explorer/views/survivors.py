@@ -71,7 +71,7 @@ class Survivors(View):
         self._snaps = Series(snapshots, columns=2)  # (step, weights of the input layer) in the burn-in
         self.stability = None
         self.units = None
-        base = make_subplots(rows=1, cols=2, column_widths=[0.52, 0.48], horizontal_spacing=0.2)
+        base = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.24)
         layout = base.layout.to_plotly_json()
         layout.update(base_layout("surviving input weights of hidden units", height=height, width=width))
         layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
@@ -82,7 +82,7 @@ class Survivors(View):
         self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=True,
-                           colorbar=dict(title=dict(text="w / p99", side="right"), x=0.47, len=0.8, thickness=10),
+                           colorbar=dict(title=dict(text="w/p99", side="top"), x=0.41, len=0.8, thickness=10),
                            xaxis="x", yaxis="y", hoverongaps=False, showlegend=False),
                 go.Scatter(name="this run's cut", x=[], y=[], mode="lines+markers", xaxis="x2", yaxis="y2",
                            marker=dict(size=5), line=dict(color=COLORS["sparse"])),
@@ -137,6 +137,8 @@ class Survivors(View):
         m = float(np.percentile(nz, 99)) if nz.size else 1.0  # robust: a few big weights do not wash out
         f.data[0].update(z=np.round(np.clip(Z / (m or 1.0), -1, 1), 3))
         st = s["stability"]
+        if t is not None and t.config.burn_in:
+            f.layout.xaxis2.range = [0, t.config.burn_in * 1.04]
         if st is not None:
             f.data[1].update(x=st.steps, y=np.round(st.jaccard, 4))
             f.data[2].update(x=st.steps, y=np.round(st.random_jaccard, 4))

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from ..errors import ExplorerError
 from ..prune import parse_rule
 from ..stats import log_histogram
-from .base import COLORS, FigureWidget, Frame, View, base_layout, bin_centers, layer_histogram, placeholder
+from .base import COLORS, FigureWidget, Frame, View, base_layout, bin_centers, layer_histogram, log_ticks, placeholder
 
 MODES = {"abs": "|w|", "signed": "w", "grad": "|g|"}
 SIGNED_BINS = 81
@@ -62,6 +62,7 @@ class WeightHistogram(View):
                            line=dict(color=COLORS["sparse"], width=1.5, dash="dash")),
             ],
             layout=base_layout(f"{MODES[mode]} of layer {layer}", height=height, width=width,
+                               margin=dict(l=60, r=20, t=80, b=78),
                                xaxis=dict(type="log" if mode != "signed" else "linear", title=MODES[mode],
                                           exponentformat="power", dtick=1 if mode != "signed" else None),
                                yaxis=dict(type="log", title="weights", exponentformat="power", dtick=1),
@@ -150,7 +151,9 @@ class WeightHistogram(View):
     def _draw_preview(self, top: float, frame: Frame | None = None) -> None:
         f = self.fig
         live = frame is None or frame.live
-        numbers = self._preview_numbers(self.trainer) if live and self.mode == "abs" else {}
+        t = self.trainer
+        pending = t is not None and t.is_setup and t.cut_pending  # after the cut, the cut made is drawn instead
+        numbers = self._preview_numbers(t) if live and self.mode == "abs" and pending else {}
         if numbers and numbers["kept"]:
             thr, n, m, kept = self.kept
             hk = log_histogram(kept)
@@ -197,6 +200,11 @@ class WeightHistogram(View):
             sub = f"{s['alive']:,} alive" + (f"; {h['zeros']:,} pruned (zero) not drawn" if h["zeros"] else "")
         f.layout.annotations = []
         f.data[0].update(x=x, y=y, meta=meta, name=f"{what} at step {step:,}")
+        f.layout.yaxis.update(**log_ticks([1, *y]))
+        if len(x) and self.mode != "signed":  # half a decade of room: a threshold at the edge stays visible
+            f.layout.xaxis.range = [float(np.log10(x[0])) - 0.5, float(np.log10(x[-1])) + 0.5]
+        elif len(x):
+            f.layout.xaxis.range = [float(x[0]) * 1.05, float(x[-1]) * 1.05]
         top = float(max(np.max(y) if len(y) else 1, 1)) * 1.5
         self._draw_preview(top, frame)
         cut = s["cut"]
@@ -204,7 +212,7 @@ class WeightHistogram(View):
             f.data[3].update(x=[cut, cut], y=[0.7, top])
         else:
             f.data[3].update(x=[], y=[])
-        if self.kept and self.mode == "abs" and frame.live:
+        if self.kept and self.mode == "abs" and frame.live and t is not None and t.cut_pending:
             sub += f"<br>{self.kept_label}"
         elif t is not None and step == 0 and frame.live and t.config.pruned_layer_indices():
             sub += f"<br>before Run: the initial weights; the cut comes after {t.config.burn_in:,} burn-in steps"
