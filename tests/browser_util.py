@@ -115,11 +115,6 @@ def _serve(cmd, cwd, env, port: int, log, name: str, timeout: float):
         log.close()
 
 
-def kept_text(page) -> str:
-    """The dashboard's "kept N of M" label, as the page shows it."""
-    return page.locator(".widget-html", has_text="kept ").first.inner_text()
-
-
 @contextlib.contextmanager
 def browser_page(url: str, viewport: dict, timeout_ms: int = 60_000):
     """Debian's Chromium through Playwright on `url`, every request off 127.0.0.1 blocked;
