@@ -22,7 +22,8 @@ STATUS = "() => document.querySelector('.explorer-status').innerText"
 # the |w| histogram's title: the figure holding the trace named "preview threshold"
 HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))
   if ((gd.data || []).some(d => d.name === 'preview threshold')) return gd.layout.title.text; return null; }"""
-KEPT = "() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText).find(t => t.includes('would keep'))"
+KEPT = ("() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText)"
+        ".find(t => t.includes('would keep'))")
 
 
 def _steps(titles) -> list[int]:
