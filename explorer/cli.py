@@ -147,6 +147,9 @@ def cmd_train(args) -> int:
     if args.quiet and not args.json:
         raise ConfigError("--quiet prints nothing, so the results would be lost; add --json FILE")
     if args.dry_run:
+        from .sweeps import check_data
+
+        check_data([cfg])
         print(cfg.to_json())
         return 0
     from .callbacks import Progress
@@ -294,11 +297,18 @@ SWEEP_HELP = ("Run a grid of configs on all cores or a Dask cluster. Every `expl
               "varying axes.")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (and says where the help is), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"explorer: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .reproduce import DESCRIPTION, QUICK_HELP
     from .sweeps import GRID_HELP
 
-    p = argparse.ArgumentParser(prog="explorer", description="Burn in, prune, train sparse -- and see why it works.")
+    p = _Parser(prog="explorer", description="Burn in, prune, train sparse -- and see why it works.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="one run: burn-in, prune, sparse training, evaluation")
