@@ -184,7 +184,7 @@ def check_data(configs, executor=None) -> None:
     `executor` (where the runs will run) if one is given."""
     keys = list(dict.fromkeys((c.dataset, c.data_dir, c.extra.get("heldout"), c.n_train, c.n_test)
                               for c in configs))
-    if executor is None:
+    if executor is None or isinstance(executor, WorkerPool):  # this machine
         problems = [data_problem(k) for k in keys]
     else:
         problems = [f.result() for f in [executor.submit(data_problem, k) for k in keys]]
@@ -239,7 +239,8 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
 
     executor: any `concurrent.futures.Executor`, e.g. `ProcessPoolExecutor(4)` or
         `dask.distributed.Client(address).get_executor()`; it is left running. None: a
-        WorkerPool of `workers` processes (default: all cores), ended before this returns.
+        WorkerPool of `workers` processes (default: all cores); a WorkerPool (`process_pool()`)
+        may be given too. The pool's workers have ended when this returns.
     out: a folder; records go to `out/runs.jsonl` as runs finish, and runs already there are
         not run again (see the module docstring for resume, dropped lines and failed runs).
         Lines of runs that are not in `configs` are left in the file and not returned.
@@ -280,7 +281,7 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
             records = {i: r for i, r in keep.items() if i in unique}
         todo = sorted(((i, c) for i, c in unique.items() if i not in records), key=lambda t: -_cost(t[1]))
         if todo:
-            tasks = ExecutorTasks(executor) if executor is not None else \
+            tasks = executor if isinstance(executor, WorkerPool) else ExecutorTasks(executor) if executor else \
                 process_pool(min(workers or os.cpu_count() or 1, len(todo)), mp_context)
             _run_all(todo, records, tasks, log, progress, n_total=len(unique))
     finally:
