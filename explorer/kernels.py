@@ -13,10 +13,12 @@ pattern with a fused update, and at batch 1 Python's overhead per step (a scipy 
 costs microseconds) is larger than the step's arithmetic. Activations of the batched kernel
 are stored unit-major / batch-minor, so that every inner loop over the batch is contiguous.
 
-The math once: the output deltas and loss of one sample (`_output_delta`), f' (`_fprime`)
-and the weight update (`_update`) are written once here, as small helpers inlined into
-every kernel that needs them (the readable numpy reference is in `net.py`). A new update
-rule (momentum, L1, weight decay) goes into `_update` and reaches every numba path.
+The math once: the output deltas and loss of one sample (`_output_delta`), f' (`_fprime`),
+the weight update (`_update`: plain SGD, or with momentum, weight decay and L1) and
+dropout (`_dropout`, with dropout.py's hash) are written once here, as small helpers
+inlined into every kernel that needs them (the readable numpy reference is in `net.py`).
+The extras are off unless asked: no update rule (opt None) and a dropout rate of 0 leave
+the plain arithmetic, bit for bit.
 
 Importable without numba: HAVE_NUMBA says whether the kernels exist; callers ask it.
 """
@@ -25,13 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # numba is the sanctioned accelerator; everything works without it (scipy path)
-    import numba
+from .dropout import HAVE_NUMBA, numba
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None
-    HAVE_NUMBA = False
+if HAVE_NUMBA:
+    from .dropout import keep_nb, slot_key_nb
 
 # Reassociation lets LLVM vectorise the batch reductions; no nnan/ninf (the kernels must
 # still see a non-finite loss) and no contraction into FMAs (the split step applies
@@ -39,6 +38,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 _FM = {"reassoc"}
 _NP_TANH_MIN = 256  # activations per level and step from which numpy's SIMD tanh pays (_tanh_inplace)
 _U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-index wraparound
+_NO_DROP, _NO_UID = np.zeros(3), np.zeros(0, np.int64)  # dropout rate 0: no dropout
 
 if HAVE_NUMBA:
     # -- the math, once: helpers inlined into every kernel below (compiled with its flags) --
@@ -75,9 +75,36 @@ if HAVE_NUMBA:
         return (1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h
 
     @numba.njit(cache=True, nogil=True, inline="always")
-    def _update(data, k, c, g):
-        """The update of weight k from its raw gradient g = sum_b h_i d_j (c = lr / B)."""
-        data[k] += c * g
+    def _update(data, k, c, g, vel, opt):
+        """The update of weight k from its raw gradient g = sum_b h_i d_j: plain SGD
+        data += c g (c = lr / B) when opt is None (a compile-time branch: numba compiles the
+        kernels once for plain SGD, once for the extras); else opt = (lr, 1 / B, momentum,
+        weight decay, l1): d = g / B - wd w - l1 sign(w), v = mu v + d (vel[k]), w += lr v.
+        With mu = 0, v = d exactly (vel is then scratch): a store that is not conditional,
+        because a conditional one made LLVM's code for the whole loop ~10x slower."""
+        if opt is None:
+            data[k] += c * g
+        else:
+            lr, inv_b, mu, wd, l1 = opt
+            w = data[k]
+            d = g * inv_b - wd * w - l1 * np.sign(w) + mu * vel[k]
+            vel[k] = d
+            data[k] = w + lr * d
+
+    @numba.njit(cache=True, nogil=True)
+    def _dropout(H, G, a0, n, B, Bs, relu, drop, uid, u0, level, step):
+        """Inverted dropout on hidden level `level` (H[a0:], unit-major, batch-minor): unit u
+        of slot b kept when its uniform (dropout.keep_mask) is >= p and then scaled by
+        1 / (1 - p); G gets the backward gains f'(h) * multiplier. drop = [p, 1 / (1 - p),
+        seed]; uid[u0 + i]: the original index of unit i."""
+        p, scale, seed = drop[0], drop[1], np.int64(drop[2])
+        for b in range(Bs):
+            key = slot_key_nb(seed, step, level, b)
+            for i in range(n):
+                m = scale if keep_nb(key, uid[u0 + i], p) else 0.0
+                q = a0 + i * B + b
+                G[q] = _fprime(H[q], relu) * m
+                H[q] *= m
 
     @numba.njit(cache=True, nogil=True, inline="always")
     def _all_zero(H, start, n):
@@ -130,12 +157,16 @@ if HAVE_NUMBA:
 
     # -- the sparse phase --------------------------------------------------------------------
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs):
+    def _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs, drop,
+                        uid, G, step):
         """Forward pass of the CSR layers over the first Bs of B samples held in H (level-major,
         unit-major, batch-minor; level 0 already gathered). Rows whose inputs are all zero in
-        this batch are skipped (images are mostly black). Shared by training and evaluation."""
+        this batch are skipped (images are mostly black). Shared by training and evaluation
+        (which passes a dropout rate drop[0] of 0: no dropout)."""
         L = sizes.shape[0] - 1
+        u0 = 0
         for l in range(L):
+            u0 += sizes[l]
             a0 = off[l + 1]
             for q in range(a0, a0 + sizes[l + 1] * B):
                 H[q] = 0.0
@@ -156,13 +187,18 @@ if HAVE_NUMBA:
                     H[q] = max(H[q], 0.0)
             elif not relu:
                 _tanh_inplace(H[a0 : a0 + sizes[l + 1] * B])
+            if drop[0] > 0.0 and l < L - 1:
+                _dropout(H, G, a0, sizes[l + 1], B, Bs, relu, drop, uid, u0, l + 1, step)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c, losses,
-                      graw, flags):
+                      graw, flags, vel, opt, drop, uid, step0):
         """Run batches.shape[0] fused SGD steps; flags = (store grads of last step, apply last
-        step's update). Returns the number of steps completed (< n at a non-finite loss)."""
+        step's update). Returns the number of steps completed (< n at a non-finite loss).
+        vel, opt: the update's extras (`_update`); drop, uid: dropout
+        (`_dropout`); step0: the run's step number of the first step."""
         store_last, apply_last = flags[0], flags[1]
+        dropping = drop[0] > 0.0
         n_steps, B = batches.shape
         L = sizes.shape[0] - 1
         nf = X.shape[1]
@@ -171,13 +207,15 @@ if HAVE_NUMBA:
             off[v + 1] = off[v] + sizes[v] * B
         H = np.zeros(off[L + 1])  # level-major, unit-major, batch-minor
         D = np.zeros(off[L + 1])
+        G = np.zeros(off[L + 1] if dropping else 0)  # dropout's backward gains
         for s in range(n_steps):
             for b in range(B):  # gather the batch: only inputs that still have weights
                 r = batches[s, b]
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[r, i] if i < nf else 1.0
-            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, B)
+            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, B, drop,
+                            uid, G, step0 + s)
             o0 = off[L]  # output deltas and loss
             loss = 0.0
             for b in range(B):
@@ -200,45 +238,61 @@ if HAVE_NUMBA:
                         jb = off[l + 1] + indices[k] * B
                         for b in range(B):
                             D[_U(ib + b)] += w * D[_U(jb + b)]
-                for q in range(d0, d0 + sizes[l] * B):
-                    D[q] *= _fprime(H[q], relu)
+                if dropping:
+                    for q in range(d0, d0 + sizes[l] * B):
+                        D[q] *= G[q]
+                else:
+                    for q in range(d0, d0 + sizes[l] * B):
+                        D[q] *= _fprime(H[q], relu)
             last = s == n_steps - 1
-            store = store_last and last
-            upd = apply_last or not last
             for l in range(L):  # sampled outer product and update, surviving weights only
-                p0 = ip_off[l]
-                z0 = nz_off[l]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    k0 = z0 + indptr[p0 + i]
-                    k1 = z0 + indptr[p0 + i + 1]
-                    hb = off[l] + i * B
-                    if _all_zero(H, hb, B):
-                        if store:
-                            for k in range(k0, k1):
-                                graw[k] = 0.0
-                        continue
-                    for k in range(k0, k1):
-                        jb = off[l + 1] + indices[k] * B
-                        g = 0.0
-                        for b in range(B):
-                            g += H[_U(hb + b)] * D[_U(jb + b)]
-                        if store:
-                            graw[k] = g
-                        if upd:
-                            _update(data, k, c, g)
+                store = store_last and last
+                rows = rows_act[ra_off[l] : ra_off[l + 1]]
+                _outer_rows(H, D, off[l], off[l + 1], B, indptr[ip_off[l] :], indices, rows, nz_off[l], data, c, vel,
+                            opt, graw, store, store or apply_last or not last)
+                if store and apply_last:  # the gradients kept for a hook, applied
+                    _apply(data, graw, c, vel, opt, nz_off[l], nz_off[l + 1])
         return n_steps
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _outer_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, vel, opt, graw, store, act):
+        """One layer's sampled outer product g = sum_b h_i d_j over its surviving weights (in
+        the batched layout; rows: the rows that have weights), then either stored in graw
+        (store) or used to update the weight (act). The update loops live in small functions of
+        their own with one `_update` each: inlined into the step kernel next to another loop
+        calling `_update`, the extras' store to `vel` made LLVM's code ~10x slower."""
+        if not act:
+            return
+        for i in rows:
+            k0 = z0 + indptr[i]
+            k1 = z0 + indptr[i + 1]
+            hb = h0 + i * B
+            zero = _all_zero(H, hb, B)  # then g = 0: only the extras (decay, momentum) move these
+            if zero and opt is None and not store:
+                continue
+            for k in range(k0, k1):
+                g = 0.0
+                if not zero:
+                    jb = e0 + indices[k] * B
+                    for b in range(B):
+                        g += H[_U(hb + b)] * D[_U(jb + b)]
+                if store:
+                    graw[k] = g
+                else:
+                    _update(data, k, c, g, vel, opt)
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _steps_b1(X, y, batches, indptr, indices, rows32, cols32, data, ip_off, nz_off, rows_act, ra_off, sizes,
-                  relu, c, losses, graw, flags):
+                  relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
         """Batch size 1. Forward and update are one flat loop over the layer's surviving
         weights (rows32/cols32), with no per-row branches: at ~12 weights a row, the row
         loop's mispredicted exits and zero-input tests cost more than the ~23% of products
         with a zero input they would skip (measured 9.7 vs 13.2 us/step on the post's net).
         Backward keeps the CSR rows (a register accumulator per unit). The inputs that still
-        have weights are converted to float64 once per step, the bias unit last."""
+        have weights are converted to float64 once per step, the bias unit last. Arguments as
+        for `_sparse_steps`."""
         store_last, apply_last = flags[0], flags[1]
+        dropping = drop[0] > 0.0
         n_steps = batches.shape[0]
         L = sizes.shape[0] - 1
         nf = X.shape[1]
@@ -247,6 +301,7 @@ if HAVE_NUMBA:
             off[v + 1] = off[v] + sizes[v]
         H = np.zeros(off[L + 1])  # H[off[v] + u]: activation of unit u of level v (level 0: inputs)
         D = np.zeros(off[L + 1])
+        G = np.zeros(off[L + 1] if dropping else 0)  # dropout's backward gains
         for s in range(n_steps):
             r = batches[s, 0]
             for t in range(ra_off[0], ra_off[1]):  # only inputs that still have weights
@@ -264,6 +319,8 @@ if HAVE_NUMBA:
                         H[q] = max(H[q], 0.0)
                 elif not relu:
                     _tanh_inplace(H[a0 : a0 + sizes[l + 1]])
+                if dropping and l < L - 1:
+                    _dropout(H, G, a0, sizes[l + 1], 1, 1, relu, drop, uid, off[l + 1], l + 1, step0 + s)
             loss = _output_delta(H, D, off[L], 1, sizes[L], y[r], relu, 0.0)
             losses[s] = loss
             if not np.isfinite(loss):
@@ -275,30 +332,36 @@ if HAVE_NUMBA:
                     D[q] = 0.0
                 for k in range(nz_off[l], nz_off[l + 1]):
                     D[_U(d0 + rows32[k])] += data[k] * D[_U(e0 + cols32[k])]
-                for q in range(d0, d0 + sizes[l]):
-                    D[q] *= _fprime(H[q], relu)
+                if dropping:
+                    for q in range(d0, d0 + sizes[l]):
+                        D[q] *= G[q]
+                else:
+                    for q in range(d0, d0 + sizes[l]):
+                        D[q] *= _fprime(H[q], relu)
             last = s == n_steps - 1
-            store = store_last and last
-            upd = apply_last or not last
             for l in range(L):  # sampled outer product and update
-                h0 = off[l]
-                e0 = off[l + 1]
-                if store:
-                    for k in range(nz_off[l], nz_off[l + 1]):
-                        g = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
-                        graw[k] = g
-                        if upd:
-                            _update(data, k, c, g)
-                elif upd:
-                    for k in range(nz_off[l], nz_off[l + 1]):
-                        g = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
-                        _update(data, k, c, g)
+                h0, e0, k0, k1 = off[l], off[l + 1], nz_off[l], nz_off[l + 1]
+                if store_last and last:  # the gradients kept for a hook, then (maybe) applied
+                    for k in range(k0, k1):
+                        graw[k] = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
+                    if apply_last:
+                        _apply(data, graw, c, vel, opt, k0, k1)
+                elif apply_last or not last:
+                    _outer_flat(H, D, h0, e0, rows32, cols32, k0, k1, data, c, vel, opt)
         return n_steps
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _apply(data, graw, c):
-        for k in range(data.shape[0]):
-            _update(data, k, c, graw[k])
+    def _outer_flat(H, D, h0, e0, rows32, cols32, k0, k1, data, c, vel, opt):
+        """One layer's sampled outer product and update at batch 1: a flat loop over its
+        weights k0..k1 (a function of its own: see `_outer_rows`)."""
+        for k in range(k0, k1):
+            _update(data, k, c, H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])], vel, opt)
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FM)
+    def _apply(data, graw, c, vel, opt, k0, k1):
+        """Update weights k0..k1 from stored raw gradients (a split step, as the fused one)."""
+        for k in range(k0, k1):
+            _update(data, k, c, graw[k], vel, opt)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _forward_batched(X, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, out, B):
@@ -318,31 +381,58 @@ if HAVE_NUMBA:
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[s0 + b, i] if i < nf else 1.0
-            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs)
+            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs,
+                            _NO_DROP, _NO_UID, H, 0)
             for j in range(sizes[L]):
                 for b in range(Bs):
                     out[s0 + b, j] = H[off[L] + j * B + b]
 
 
 # -- entry points (numba required: ask HAVE_NUMBA first) -----------------------------------
-def sparse_steps(net, X, y, batches, relu, lr, losses, graw=None, store_last=False, apply_last=True) -> int:
+
+
+def sparse_steps(net, X, y, batches, relu, lr, losses, graw=None, store_last=False, apply_last=True, rule=None,
+                 vel=None, drop=None, step0=0) -> int:
     """Fused steps on the SparseNet `net` for the sample indices `batches` (n_steps, B): the
     batch loss of step s goes to losses[s]; with store_last the last step's raw gradients
     (aligned with net.data) go to `graw`, and without apply_last its update is left to
-    `apply_raw`. Returns the steps done (fewer at a non-finite loss)."""
+    `apply_raw`. `rule` (net.UpdateRule) and `vel` (momentum buffer aligned with net.data):
+    the update's extras; `drop` = (p, seed): dropout, step s of the call being the run's
+    step step0 + s. Returns the steps done (fewer at a non-finite loss)."""
     if graw is None:
         graw = np.empty(0)
+    B = batches.shape[1]
+    opt, vel = _extras(net, rule, lr, B, vel, graw)
     flags = np.array([store_last, apply_last])
-    if batches.shape[1] == 1:
+    if drop is None or drop[0] <= 0:
+        dr, uid = _NO_DROP, _NO_UID
+    else:
+        dr, uid = np.array([drop[0], 1.0 / (1.0 - drop[0]), drop[1]]), np.concatenate(net.units).astype(np.int64)
+    if B == 1:
         return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.rows32, net.cols32, net.data, net.ip_off,
-                             net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags))
+                             net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags, vel, opt,
+                             dr, uid, step0))
     return int(_sparse_steps(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
-                             net.rows_act, net.ra_off, net.sizes, relu, lr / batches.shape[1], losses, graw, flags))
+                             net.rows_act, net.ra_off, net.sizes, relu, lr / B, losses, graw, flags, vel, opt, dr,
+                             uid, step0))
 
 
-def apply_raw(net, graw, lr: float, B: int) -> None:
+def apply_raw(net, graw, lr: float, B: int, rule=None, vel=None) -> None:
     """Apply raw gradients stored by `sparse_steps` to net.data: bit-identical to the fused update."""
-    _apply(net.data, graw, lr / B)
+    opt, vel = _extras(net, rule, lr, B, vel, graw)
+    _apply(net.data, graw, lr / B, vel, opt, 0, len(net.data))
+
+
+def _extras(net, rule, lr, B, vel, dummy):
+    """(opt, vel) for the kernels: opt None for plain SGD; else the rule's numbers and a
+    momentum buffer aligned with net.data (scratch zeros when momentum is 0)."""
+    if rule is None or rule.plain:
+        return None, dummy
+    if vel is None or len(vel) != len(net.data):
+        if rule.momentum:
+            raise ValueError("momentum needs its buffer: pass vel, aligned with net.data")
+        vel = np.zeros(len(net.data))
+    return tuple(rule.array(lr, B)), vel
 
 
 def predict_net(net, X: np.ndarray, relu: bool, block: int = 64) -> np.ndarray:

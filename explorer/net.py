@@ -9,7 +9,10 @@ Conventions, used everywhere in the package:
   cross-entropy (deltas t - p);
 - a step on a batch of B samples: G[l] = H[l]^T @ D[l+1] (summed over the batch, D the
   deltas, i.e. minus the loss gradient w.r.t. the pre-activations), then W += (lr / B) * G,
-  so the gradient of the batch-mean loss is -G / B.
+  so the gradient of the batch-mean loss is -G / B. With the extras of an `UpdateRule`
+  (momentum, weight decay, L1) the step is d = G / B - wd W - l1 sign(W), v = mu v + d,
+  W += lr v (`update`); with dropout, hidden activations of training steps are multiplied
+  by the masks of dropout.py and the backward pass by the same masks.
 
 Each operation is written once here, in numpy: the loss and output deltas (`output_delta`),
 the hidden activation and its derivative (`hidden`, `fprime`), the update (`update`). The
@@ -20,6 +23,8 @@ dense update in place). This module runs without numba (`kernels.HAVE_NUMBA`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,33 +80,68 @@ def fprime(H: np.ndarray, relu: bool) -> np.ndarray:
     return (H > 0).astype(H.dtype) if relu else 1.0 - H * H
 
 
-def update(W: np.ndarray, c: float, G) -> None:
-    """The update, in place: W += c * G, with G the raw gradient H^T D (c = lr / B)."""
-    W += c * G
+@dataclass(frozen=True)
+class UpdateRule:
+    """The extras of the update beyond plain SGD (all off: W += (lr / B) G, bit for bit)."""
+
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    l1: float = 0.0
+
+    @property
+    def plain(self) -> bool:
+        return not (self.momentum or self.weight_decay or self.l1)
+
+    def array(self, lr: float, B: int) -> np.ndarray:
+        """[lr, 1 / B, momentum, weight decay, l1]: what the numba kernels read."""
+        return np.array([lr, 1.0 / B, self.momentum, self.weight_decay, self.l1])
 
 
-def forward(layers, Xa: np.ndarray, relu: bool) -> list[np.ndarray]:
+def update(W: np.ndarray, G, lr: float, B: int, rule: UpdateRule | None = None, V=None) -> None:
+    """The update, in place, from the raw gradient G = H^T D summed over a batch of B:
+    plain SGD W += (lr / B) G; with extras d = G / B - weight_decay W - l1 sign(W), then
+    V = momentum V + d and W += lr V (V: the momentum buffer, aligned with W), or W += lr d
+    without momentum."""
+    if rule is None or rule.plain:
+        W += (lr / B) * G
+        return
+    d = G * (1.0 / B) - rule.weight_decay * W - rule.l1 * np.sign(W)
+    if rule.momentum:
+        V *= rule.momentum
+        V += d
+        d = V
+    W += lr * d
+
+
+def forward(layers, Xa: np.ndarray, relu: bool, drop=None, gains=None) -> list[np.ndarray]:
     """Activations of every level for a batch; `layers` are dense arrays or scipy sparse
-    matrices, (n_in, n_out) each. The last level holds tanh outputs or softmax logits."""
+    matrices, (n_in, n_out) each. The last level holds tanh outputs or softmax logits.
+    `drop`: dropout multipliers (B, n) of hidden levels 1..L-1 (dropout.multipliers); each
+    level's backward gain f' * multiplier is appended to `gains` (for `backward`)."""
     H = [Xa]
     L = len(layers)
     for l, W in enumerate(layers):
         A = np.asarray(H[-1] @ W)  # (B, n_out)
         if l < L - 1:
             A = hidden(A, relu)
+            if drop is not None:
+                gains.append(fprime(A, relu) * drop[l])
+                A = A * drop[l]
         elif not relu:
             A = np.tanh(A)
         H.append(A)
     return H
 
 
-def backward(layers, H, y, relu: bool):
-    """(loss, deltas per level) for activations H; deltas[0] is None."""
+def backward(layers, H, y, relu: bool, gains=None):
+    """(loss, deltas per level) for activations H; deltas[0] is None. `gains`: those of a
+    dropout `forward` (else f'(H))."""
     loss, D = output_delta(H[-1], y, relu)
     Ds = [None] * len(H)
     Ds[-1] = D
     for l in range(len(layers) - 1, 0, -1):
-        Ds[l] = np.asarray(Ds[l + 1] @ layers[l].T) * fprime(H[l], relu)  # (B, n_l)
+        g = fprime(H[l], relu) if gains is None else gains[l - 1]
+        Ds[l] = np.asarray(Ds[l + 1] @ layers[l].T) * g  # (B, n_l)
     return loss, Ds
 
 
@@ -123,7 +163,7 @@ class DenseWork:
 
 
 def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = False, apply: bool = True,
-               work: DenseWork | None = None):
+               work: DenseWork | None = None, drop=None, rule: UpdateRule | None = None, V=None):
     """One SGD step on dense weights, updated in place.
 
     Returns (loss, G, factors): G the raw gradients H^T D per layer (only with keep_grads,
@@ -132,7 +172,8 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
     update is masked: the dense reference for a pruned net (used by the tests). `work`
     holds reusable buffers (the factors are views into it, valid until its next step);
     Xa may be work.H[0] itself, already gathered. The arithmetic is that of
-    `forward`/`backward`, written into the buffers.
+    `forward`/`backward`, written into the buffers. `drop`: dropout multipliers per hidden
+    level (as for `forward`); `rule`, `V`: the update's extras and momentum buffers.
     """
     B = Xa.shape[0]
     if work is None or not work.fits(Ws, B):
@@ -141,11 +182,15 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
     if Xa is not H[0]:
         H[0][...] = Xa
     L = len(Ws)
+    gains = []
     for l, W in enumerate(Ws):  # forward
         A = H[l + 1]
         np.matmul(H[l], W, out=A)
         if l < L - 1:
             hidden(A, relu, out=A)
+            if drop is not None:
+                gains.append(fprime(A, relu) * drop[l])
+                A *= drop[l]
         elif not relu:
             np.tanh(A, out=A)
     out = H[L]
@@ -158,28 +203,36 @@ def dense_step(Ws, Xa, y, relu: bool, lr: float, masks=None, keep_grads: bool = 
     for l in range(L - 1, 0, -1):  # backward: D[l] = (D[l+1] W[l]^T) * f'(H[l])
         D = Ds[l]
         np.matmul(Ds[l + 1], Ws[l].T, out=D)
-        if K.HAVE_NUMBA:  # one pass, no temporary, the same roundings
+        if drop is not None:
+            D *= gains[l - 1]
+        elif K.HAVE_NUMBA:  # one pass, no temporary, the same roundings
             K.times_fprime(D.reshape(-1), H[l].reshape(-1), relu)
         else:
             D *= fprime(H[l], relu)
     factors = [(H[l], Ds[l + 1]) for l in range(L)]
     G = [np.matmul(h.T, d) for h, d in factors] if keep_grads else None
     if apply:
-        apply_dense(Ws, factors, lr, masks)
+        apply_dense(Ws, factors, lr, masks, rule, V)
     return loss, G, factors
 
 
-def apply_dense(Ws, factors, lr: float, masks=None) -> None:
+def apply_dense(Ws, factors, lr: float, masks=None, rule: UpdateRule | None = None, V=None) -> None:
     """W += (lr / B) * H^T D for each layer (`update`), in place with BLAS: one pass over W
     and no temporaries, which is what makes the dense phase fast. At B = 1 scipy's dger; at
     B > 1 a dgemm with beta = 1 in numpy's own BLAS, so that every product of a step at
-    B > 1 runs in one thread pool (see blas.one_thread). With masks, `update` masked."""
+    B > 1 runs in one thread pool (see blas.one_thread). With masks, `update` masked; with
+    the extras of `rule` (momentum buffers V[l]), `update` on the full product."""
+    plain = rule is None or rule.plain
     for l, (W, (h, d)) in enumerate(zip(Ws, factors)):
-        c = lr / h.shape[0]
-        if masks is not None and masks[l] is not None:
-            update(W, c, (h.T @ d) * masks[l])
-        elif not (blas.ger_acc if h.shape[0] == 1 else blas.gemm_acc)(W, h, d, c):
-            update(W, c, h.T @ d)  # arrays BLAS cannot update in place
+        B = h.shape[0]
+        if not plain:
+            G = h.T @ d
+            update(W, G if masks is None or masks[l] is None else G * masks[l], lr, B, rule,
+                   None if V is None else V[l])
+        elif masks is not None and masks[l] is not None:
+            update(W, (h.T @ d) * masks[l], lr, B)
+        elif not (blas.ger_acc if B == 1 else blas.gemm_acc)(W, h, d, lr / B):
+            update(W, h.T @ d, lr, B)  # arrays BLAS cannot update in place
 
 
 def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:
@@ -218,19 +271,43 @@ class SparseNet:
         L = len(weights)
         self.orig_shapes = [w.shape for w in weights]
         self.units = [np.arange(weights[0].shape[0]), *units, np.arange(weights[-1].shape[1])]
-        ips, idxs, datas = [], [], []
+        rows_l, cols_l, datas = [], [], []
         for l in range(L):
             r, c = self.units[l], self.units[l + 1]
             m = masks[l][np.ix_(r, c)] if masks[l] is not None else np.ones((len(r), len(c)), bool)
             rows, cols = np.nonzero(m)  # row-major: already in CSR order
-            ips.append(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(r)))]).astype(np.int64))
-            idxs.append(cols.astype(np.int64))
+            rows_l.append(rows)
+            cols_l.append(cols)
             datas.append(weights[l][r[rows], c[cols]].astype(np.float64))
+        self._pack(rows_l, cols_l, datas)
+
+    @classmethod
+    def from_positions(cls, orig_shapes, units, rows, cols, values):
+        """A SparseNet from each layer's weights as (rows, cols, values) in compacted indices,
+        in any order (no dense array: O(surviving weights)). `units` as `self.units`.
+        Returns (net, order): net.data == np.concatenate(values)[order], so that arrays
+        aligned with the given values (momentum buffers, flags) follow with [order]."""
+        net = cls.__new__(cls)
+        net.orig_shapes = [tuple(s) for s in orig_shapes]
+        net.units = list(units)
+        local = [np.argsort(np.asarray(r, np.int64) * len(net.units[l + 1]) + c, kind="stable")
+                 for l, (r, c) in enumerate(zip(rows, cols))]
+        starts = np.concatenate([[0], np.cumsum([len(o) for o in local])]).astype(np.int64)
+        order = np.concatenate([o + s0 for o, s0 in zip(local, starts)]).astype(np.int64)
+        net._pack([np.asarray(r, np.int64)[o] for r, o in zip(rows, local)],
+                  [np.asarray(c, np.int64)[o] for c, o in zip(cols, local)],
+                  [np.asarray(v, np.float64)[o] for v, o in zip(values, local)])
+        return net, order
+
+    def _pack(self, rows_l, cols_l, datas):
+        """The flat CSR arrays from each layer's row-major (rows, cols, values)."""
+        ips = [np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(self.units[l])))]).astype(np.int64)
+               for l, r in enumerate(rows_l)]
         self.sizes = np.array([len(u) for u in self.units], dtype=np.int64)
         self.ip_off = np.concatenate([[0], np.cumsum([len(p) for p in ips])]).astype(np.int64)
         self.nz_off = np.concatenate([[0], np.cumsum([len(d) for d in datas])]).astype(np.int64)
         self.indptr = np.concatenate(ips)
-        self.indices = np.concatenate(idxs)
+        self.indices = np.concatenate(cols_l).astype(np.int64)
         self.data = np.concatenate(datas)
         # rows that still have weights, per layer: the kernels walk only these
         acts = [np.flatnonzero(np.diff(p)).astype(np.int64) for p in ips]
@@ -241,6 +318,12 @@ class SparseNet:
         # mispredict, no negative-index checks, half the index bytes of int64)
         self.rows32 = np.concatenate([np.repeat(np.arange(len(p) - 1), np.diff(p)) for p in ips]).astype(np.uint32)
         self.cols32 = self.indices.astype(np.uint32)
+
+    def positions(self, l: int) -> np.ndarray:
+        """Layer l's surviving weights as sorted flat positions i * n_out + j of the original
+        (n_in, n_out) layer, aligned with values(l) (stats.masks' index masks)."""
+        rows, cols = self._rows_cols(l)
+        return self.units[l][rows].astype(np.int64) * self.orig_shapes[l][1] + self.units[l + 1][cols]
 
     @property
     def n_layers(self) -> int:
@@ -280,15 +363,18 @@ class SparseNet:
         return out
 
 
-def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, apply: bool = True):
+def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, apply: bool = True, drop=None,
+                      rule: UpdateRule | None = None, vel=None):
     """One SGD step on a SparseNet with scipy: the reference the fused kernel is tested
-    against. Xa is (B, n_features + 1). Raw gradients (aligned with net.data) go to `graw`."""
+    against. Xa is (B, n_features + 1). Raw gradients (aligned with net.data) go to `graw`.
+    `drop`: dropout multipliers of the hidden levels in the net's compacted units; `rule`,
+    `vel`: the update's extras and the momentum buffer aligned with net.data."""
     layers = [net.csr(l) for l in range(net.n_layers)]
-    H = forward(layers, Xa, relu)
-    loss, Ds = backward(layers, H, y, relu)
+    gains = [] if drop is not None else None
+    H = forward(layers, Xa, relu, drop, gains)
+    loss, Ds = backward(layers, H, y, relu, gains)
     if not np.isfinite(loss):
         return loss
-    c = lr / Xa.shape[0]
     gs = []
     for l in range(net.n_layers):  # sampled outer product: only the surviving (i, j)
         rows, cols = net._rows_cols(l)
@@ -297,10 +383,11 @@ def sparse_step_scipy(net: SparseNet, Xa, y, relu: bool, lr: float, graw=None, a
         if graw is not None:
             graw[net.nz_off[l] : net.nz_off[l + 1]] = g
         if apply:
-            update(net.values(l), c, g)
+            sl = slice(net.nz_off[l], net.nz_off[l + 1])
+            update(net.data[sl], g, lr, Xa.shape[0], rule, None if vel is None else vel[sl])
     return loss
 
 
-def apply_raw(net: SparseNet, graw, lr: float, B: int) -> None:
+def apply_raw(net: SparseNet, graw, lr: float, B: int, rule: UpdateRule | None = None, vel=None) -> None:
     """Apply raw gradients stored by `sparse_step_scipy` (the same `update`, bit-identical)."""
-    update(net.data, lr / B, graw)
+    update(net.data, graw, lr, B, rule, vel)
