@@ -360,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The `explorer` command; `argv=None` is the program itself (sys.argv), which also takes
+    over Ctrl-C: after the first, the next one ends the process at once (pool.ProgramSigint)."""
+    if argv is None:
+        from .pool import ProgramSigint
+
+        ProgramSigint.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -369,6 +375,10 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt as e:  # a sweep's says how many runs are done and how to go on
         print(f"explorer: {str(e) or 'interrupted'}", file=sys.stderr)
+        if argv is None:
+            from .pool import ProgramSigint
+
+            ProgramSigint.ending()
         return 130
 
 

@@ -283,13 +283,41 @@ class ExecutorTasks:
         self.kill()
 
 
+def _exit_now(signum=None, frame=None):
+    os._exit(128 + signal.SIGINT)
+
+
+class ProgramSigint:
+    """The SIGINT handler of the `explorer` program (not of a library call): a Ctrl-C raises
+    KeyboardInterrupt, and from then on the next one ends the process at once (exit 130, no
+    traceback), wherever it lands -- also while the program is printing its last line and exiting."""
+
+    def __call__(self, signum, frame):
+        signal.signal(signal.SIGINT, _exit_now)
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def install() -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, ProgramSigint())
+
+    @staticmethod
+    def ending() -> None:
+        """The program has said its last line after a Ctrl-C and exits: one more is ignored (Python
+        would reset a handler at exit, and the process would then die of it instead of exiting 130)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Interrupts:
     """While active, in the main thread: the first SIGINT (Ctrl-C) is only counted (`count`),
     so the sweep can stop in order; a second raises KeyboardInterrupt at once -- unless inside
-    `critical()` (a line being appended to runs.jsonl), which it lets finish first."""
+    `critical()` (a line being appended to runs.jsonl), which it lets finish first. After an
+    interrupted sweep in the `explorer` program (ProgramSigint), the next Ctrl-C exits at once."""
 
     def __init__(self):
         self.count = 0
+        self.stopping = False  # set while the sweep ends its workers: a Ctrl-C then only counts
         self._old = None
         self._critical = False
         self._pending = False
@@ -301,12 +329,13 @@ class Interrupts:
 
     def __exit__(self, *exc):
         if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+            after = _exit_now if self.count and isinstance(self._old, ProgramSigint) else self._old
+            signal.signal(signal.SIGINT, after)
             self._old = None
 
     def _handle(self, signum, frame):
         self.count += 1
-        if self.count > 1:
+        if self.count > 1 and not self.stopping:
             if self._critical:
                 self._pending = True
             else:

@@ -336,6 +336,7 @@ def _run_all(todo, records, tasks, log, progress, n_total) -> None:
         except KeyboardInterrupt:  # a second Ctrl-C, or one that came before ours was listening
             interrupts.count = max(interrupts.count, 1)
         finally:
+            interrupts.stopping = True  # ending the workers takes ms; a Ctrl-C now must not cut it short
             tasks.kill() if stopped else tasks.close()
     if stop is None and len(records) == n_total:  # the Ctrl-C came when every run was done
         return
