@@ -9,6 +9,8 @@ A rule is a short string (what RunConfig.prune, the CLI and the dashboard take):
     keep:n          keep the n largest |w| (a fixed budget)
     threshold:t     kill every weight with |w| < t
     random:f        the control: kill a random fraction f, whatever the magnitudes
+    erk:eps         Erdős–Rényi (SET): each layer keeps eps * (n_in + n_out) weights at
+                    random positions (at most all of them), whatever the magnitudes
 
 Every rule is one `@rule(...)` function below: its parameter's range, help text and the
 dashboard slider's range are declared with it, and the rest of the package (validation,
@@ -109,6 +111,17 @@ def _random(a, f, rng, shape):
     return keep
 
 
+@rule("erk", "eps", "Erdős–Rényi (SET): each layer keeps eps*(n_in+n_out) weights at random positions", lo=0.01,
+      slider=(-1.0, 2.5, 0.05, 1.1), log_slider=True, example=13, label="ER epsilon")
+def _erk(a, eps, rng, shape):
+    if shape is None or len(shape) != 2:
+        raise ConfigError(f"prune='erk:{eps:g}' needs each layer's shape: use prune_scope='layer'")
+    n = min(a.size, int(round(eps * (shape[0] + shape[1]))))
+    keep = np.zeros(a.size, dtype=bool)
+    keep[rng.choice(a.size, size=n, replace=False)] = True
+    return keep
+
+
 def _keep_largest(a: np.ndarray, n_keep: int) -> np.ndarray:
     keep = np.ones(a.size, dtype=bool)
     order = np.argsort(a, kind="stable")  # smallest first; ties by position
@@ -180,15 +193,17 @@ def keep_flat(absw: np.ndarray, rule: str | Rule, rng: np.random.Generator | Non
     return r.kind.keep(a, r.value, np.random.default_rng(0) if rng is None else rng, shape)
 
 
-def prune_masks(weights, rule, scope: str = "layer", rng=None) -> list[np.ndarray]:
+def prune_masks(weights, rule, scope: str = "layer", rng=None, shapes=None) -> list[np.ndarray]:
     """Keep-masks (same shapes as `weights`) for a list of weight arrays.
 
     scope='layer' applies the rule to each array on its own (keep:n keeps n per layer);
-    scope='global' ranks all the arrays' magnitudes together.
+    scope='global' ranks all the arrays' magnitudes together. `shapes`: the layers' (n_in,
+    n_out) when the arrays are flat (erk sizes its budget from them); default: their shapes.
     """
     weights = [np.asarray(w) for w in weights]
+    shapes = [w.shape for w in weights] if shapes is None else shapes
     if scope == "layer":
-        return [keep_flat(np.abs(w), rule, rng, w.shape).reshape(w.shape) for w in weights]
+        return [keep_flat(np.abs(w), rule, rng, sh).reshape(w.shape) for w, sh in zip(weights, shapes)]
     if scope != "global":
         raise ConfigError(f"prune_scope={scope!r}: expected 'layer' or 'global'")
     flat = keep_flat(np.concatenate([np.abs(w).ravel() for w in weights]), rule, rng)
@@ -222,3 +237,26 @@ def compact_units(masks: list[np.ndarray]) -> list[np.ndarray]:
                 masks[h][:, ~alive] = False
                 masks[h + 1][~alive, :] = False
     return [np.flatnonzero(k) for k in keep]
+
+
+def compact_positions(shapes, positions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """`compact_units` for masks given as sorted flat positions (i * n_out + j) of layers of
+    `shapes`, without a dense mask: O(surviving weights + units) per pass. Returns (the
+    sorted units kept per hidden layer, per layer the indices into positions[l] of the
+    weights that stay)."""
+    pos = [np.asarray(p, dtype=np.int64) for p in positions]
+    sel = [np.arange(len(p)) for p in pos]
+    keep = [np.ones(s[1], dtype=bool) for s in shapes[:-1]]
+    changed = True
+    while changed:
+        changed = False
+        for h in range(len(shapes) - 1):
+            n_mid, n_next = shapes[h][1], shapes[h + 1][1]
+            into, out_of = pos[h][sel[h]] % n_mid, pos[h + 1][sel[h + 1]] // n_next
+            alive = keep[h] & (np.bincount(into, minlength=n_mid) > 0) & (np.bincount(out_of, minlength=n_mid) > 0)
+            if not np.array_equal(alive, keep[h]):
+                changed = True
+                keep[h] = alive
+                sel[h] = sel[h][alive[into]]
+                sel[h + 1] = sel[h + 1][alive[out_of]]
+    return [np.flatnonzero(k) for k in keep], sel

@@ -181,7 +181,8 @@ class Trainer:
         rule = self.config.prune if rule is None else rule
         layers = self.cut_layers()
         rng = cut_rng(self.config.seed)
-        masks = prune_masks([self.engine.values(l) for l in layers], rule, self.config.prune_scope, rng)
+        masks = prune_masks([self.engine.values(l) for l in layers], rule, self.config.prune_scope, rng,
+                            [self.layer_shapes[l] for l in layers])
         return dict(zip(layers, masks))
 
     # -- the loop ---------------------------------------------------------------------------
