@@ -8,7 +8,9 @@ steps, e.g. log-spaced) is due at those steps instead of every `every`, and with
 set too, also by the clock. The trainer runs the steps in between in
 one fused call, so a callback costs nothing between its calls. Gradients are computed and
 exposed (trainer.state.layers[l].grad_values) only at steps where a due callback has
-`needs_gradients = True`. The other hooks (train/phase/prune/eval begin and end) always run.
+`needs_gradients = True`. The other hooks (train/phase/prune/rewire/eval begin and end) always
+run: on_prune after each cut (once, or at every cut of a gradual schedule), on_rewire after each
+rewiring of a dynamic sparse run (trainer.state.last_rewire says what changed).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Callback:
     def on_step_end(self, trainer): ...
     def on_phase_end(self, trainer): ...
     def on_prune(self, trainer): ...
+    def on_rewire(self, trainer): ...
     def on_eval_end(self, trainer): ...
     def on_train_end(self, trainer): ...
 
@@ -197,6 +200,11 @@ class Recorder(Callback):
     def on_prune(self, trainer):
         self.events.append({"event": "prune", "step": trainer.state.step,
                             "alive": [lv.n_alive for lv in trainer.state.layers]})
+
+    def on_rewire(self, trainer):
+        ev = trainer.state.last_rewire
+        self.events.append({"event": "rewire", "step": ev.step, "fraction": ev.fraction,
+                            "churn": {l: v["churn"] for l, v in ev.layers.items()}})
 
     def on_phase_end(self, trainer):
         self.events.append({"event": f"end of {trainer.state.phase}", "step": trainer.state.step})

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, ExplorerError
+from .init import INITS
 from .prune import parse_rule, rules_help
+from .rewire import parse_rewire, rewirings_help
+from .schedule import SCHEDULES, parse_schedule
 
 ACTIVATIONS = ("tanh", "relu")
 ENGINES = ("auto", "numba", "scipy")
@@ -39,6 +42,7 @@ class Setting:
     kind: str  # int | float | text | choice | rule | units | layers | path | dict
     lo: float | None = None  # smallest valid value (numbers)
     above: bool = False  # lo itself is excluded (lr > 0)
+    hi: float | None = None  # values must be below this (momentum < 1)
     optional: bool = False  # None is allowed (n_train: all samples)
     choices: tuple = ()  # for kind "choice" (see also `choices()` for data sets)
     sweep: bool = True  # may be an axis of `explorer sweep` / a grid
@@ -72,8 +76,12 @@ class RunConfig:
                                       "units", control={"widget": "text"})
     activation: str = setting("tanh", "tanh: the post's tanh + squared error with +-1 targets; relu: ReLU "
                                       "hidden units, softmax + cross-entropy", "choice", choices=ACTIVATIONS)
-    init_scale: float = setting(1e-5, "initial weights uniform in +-S (the post: 1e-5)", "float", lo=0,
-                                above=True)
+    init_scale: float = setting(1e-5, "initial weights uniform in +-S (the post: 1e-5) with init post; also the "
+                                      "scale of SET's regrown weights", "float", lo=0, above=True)
+    init: str = setting("auto", "initial weights: post (uniform +-init_scale), he (normal, sd sqrt(2/fan-in)), "
+                                "glorot (uniform +-sqrt(6/(fan-in+fan-out))), auto (post for tanh, he for relu); a "
+                                "layer cut at step 0 is rescaled to each unit's surviving fan-in", "choice",
+                        choices=INITS)
     # schedule
     burn_in: int = setting(200, "dense SGD steps on randomly drawn training samples before the cut", "int",
                            lo=0, control={"widget": "steps_slider", "options": (0, 1, 2, 5, 10, 20, 50, 100, 200,
@@ -83,12 +91,31 @@ class RunConfig:
                                                   "layers", control={"widget": "text"})
     prune_scope: str = setting("layer", "rank magnitudes per layer, or globally over the cut layers", "choice",
                                choices=SCOPES)
+    prune_schedule: str = setting("once", "once: the whole cut at the end of the burn-in; gradual:END:EVERY: "
+                                          "from there to step END (burn-in included) a cut every EVERY steps "
+                                          "along Zhu & Gupta's cubic schedule to the rule's budget", "rule")
+    rewire: str = setting("none", "dynamic sparse training of the pruned layers: " + rewirings_help()
+                          + " (set: regrow at random; rigl: where |dense gradient| is largest)", "rule")
+    rewire_every: int = setting(500, "steps between two rewirings, counted from the cut", "int", lo=1,
+                                control={"widget": "int_text", "max": 10**7})
+    rewire_until: int | None = setting(None, "rewiring stops at this step (burn-in included; default: rigl at "
+                                             "75% of the steps after the burn-in, set at the end)", "int", lo=0,
+                                       optional=True)
+    rewire_batch: int = setting(64, "training samples of RigL's dense gradient at each rewiring", "int", lo=1)
     steps: int = setting(30_000, "SGD steps after the burn-in, over the training set in order", "int", lo=0,
                          control={"widget": "int_text", "step": 1000})
     batch_size: int = setting(1, "samples per step (the gradient is the batch mean)", "int", lo=1,
                               control={"widget": "int_text", "max": 65536})
     lr: float = setting(0.01, "learning rate; live: a change takes effect on the next step", "float", lo=0,
                         above=True, live=True, control={"widget": "log_slider", "min": -4, "max": 0, "step": 0.1})
+    momentum: float = setting(0.0, "momentum mu: v = mu v + d, w += lr v (buffers per surviving weight)", "float",
+                              lo=0, hi=1, control={"widget": "text", "slider": (0.0, 0.99, 0.01)})
+    weight_decay: float = setting(0.0, "weight decay: d = gradient step - weight_decay * w", "float", lo=0,
+                                  control={"widget": "text", "log_slider": (-6, -1, 0.1), "zero": True})
+    l1: float = setting(0.0, "L1 penalty: d = gradient step - l1 * sign(w)", "float", lo=0,
+                        control={"widget": "text", "log_slider": (-7, -2, 0.1), "zero": True})
+    dropout: float = setting(0.0, "inverted dropout rate of the hidden units in training steps", "float", lo=0, hi=1,
+                             control={"widget": "text", "slider": (0.0, 0.9, 0.05)})
     seed: int = setting(0, "seeds the initial weights, the burn-in draws and random cuts", "int", lo=0,
                         control={"widget": "int_text", "max": 2**31 - 1})
     eval_every: int = setting(0, "evaluate on the test set every N steps (0: only at the end)", "int", lo=0)
@@ -116,7 +143,38 @@ class RunConfig:
                     raise ConfigError(
                         f"prune_layers={list(self.prune_layers)}: layer {i} does not exist; "
                         f"a net with {len(self.hidden)} hidden layer(s) has weight layers 0..{n_layers - 1}")
+        self._check_sparse_training()
         return self
+
+    def _check_sparse_training(self) -> None:
+        """The settings of the sparse phase that depend on each other (erk, gradual, rewiring)."""
+        rule, cut, last = parse_rule(self.prune), self.burn_in, self.burn_in + self.steps
+        if rule.name == "erk" and self.prune_scope == "global":
+            raise ConfigError(f"prune={self.prune!r} with prune_scope='global': erk sets each layer's own budget "
+                              f"from its shape; use prune_scope='layer'")
+        sched = parse_schedule(self.prune_schedule)
+        if sched.kind == "gradual":
+            if rule.name == "none":
+                raise ConfigError(f"prune_schedule={self.prune_schedule!r} with prune='none': a gradual cut needs "
+                                  f"a rule that sets the budget, e.g. prune='keep:3140'")
+            if not cut < sched.end <= last:
+                where = "not after the burn-in" if sched.end <= cut else "beyond the last step"
+                raise ConfigError(f"prune_schedule={self.prune_schedule!r}: the end {sched.end:,} is {where}; "
+                                  f"it must be in {cut + 1:,}..{last:,} (burn_in={cut:,}, burn_in + steps={last:,})")
+        if parse_rewire(self.rewire).name != "none":
+            if not self.pruned_layer_indices():
+                raise ConfigError(f"rewire={self.rewire!r} with prune='none': rewiring changes the pattern of "
+                                  f"pruned layers; cut some, e.g. prune='erk:13'")
+            if self.rewire_until is not None and not cut <= self.rewire_until <= last:
+                raise ConfigError(f"rewire_until={self.rewire_until:,}: expected a step in {cut:,}..{last:,} "
+                                  f"(the sparse phase: burn_in={cut:,} to burn_in + steps={last:,})")
+
+    def rewire_until_step(self) -> int:
+        """The step rewiring stops at (none at or after it): rewire_until, or the rule's default
+        share of the steps after the burn-in (rigl 75%, set all)."""
+        if self.rewire_until is not None:
+            return self.rewire_until
+        return self.burn_in + int(parse_rewire(self.rewire).kind.until * self.steps)
 
     def pruned_layer_indices(self) -> tuple[int, ...]:
         n_layers = len(self.hidden) + 1
@@ -279,7 +337,7 @@ def _normalise(name: str, spec: Setting, v):
         return _int_tuple(name, v)
     if spec.kind == "rule" and isinstance(v, str):
         try:
-            return str(parse_rule(v))
+            return str(_PARSERS[name][0](v))
         except ConfigError:
             return v  # reported by validate
     if spec.kind == "path" and isinstance(v, os.PathLike):
@@ -318,11 +376,13 @@ def _expectation(name: str) -> str:
     if spec.kind == "choice":
         return "one of " + ", ".join(choices(name))
     if spec.kind == "rule":
-        return rules_help()
+        return _PARSERS[name][1]()
     if spec.kind in ("int", "float"):
         what = "a whole number" if spec.kind == "int" else "a finite number"
         if spec.lo is not None:
             what += f" {'>' if spec.above else '>='} {spec.lo:g}"
+        if spec.hi is not None:
+            what += f" and < {spec.hi:g}"
         return what
     return {"units": "whole numbers >= 1 such as 128 or 256x128", "layers": "layer numbers such as 0,1 or 'all'",
             "path": "a folder path", "dict": "a JSON object", "text": "text"}[spec.kind]
@@ -339,6 +399,8 @@ def _check(name: str, spec: Setting, v) -> None:
             raise ConfigError(bad + (" (a number, not text)" if isinstance(v, str) else ""))
         if not math.isfinite(v) or (spec.lo is not None and (v <= spec.lo if spec.above else v < spec.lo)):
             raise ConfigError(bad)
+        if spec.hi is not None and v >= spec.hi:
+            raise ConfigError(bad)
     elif spec.kind == "choice":
         if v not in choices(name):
             if name == "dataset":
@@ -347,7 +409,7 @@ def _check(name: str, spec: Setting, v) -> None:
                 canonical_name(v if isinstance(v, str) else repr(v))  # the data layer's own message
             raise ConfigError(bad)
     elif spec.kind == "rule":
-        parse_rule(v)  # raises ConfigError itself
+        _PARSERS[name][0](v)  # raises ConfigError itself
     elif spec.kind == "units":
         if not v:
             raise ConfigError("hidden=(): expected at least one hidden layer, e.g. hidden=(128,)")
@@ -360,5 +422,9 @@ def _check(name: str, spec: Setting, v) -> None:
     elif spec.kind == "dict" and not isinstance(v, dict):
         raise ConfigError(bad)
 
+
+# the settings written as rules: (parser whose str() is the canonical text, the help of what is expected)
+_PARSERS = {"prune": (parse_rule, rules_help), "rewire": (parse_rewire, rewirings_help),
+            "prune_schedule": (parse_schedule, lambda: SCHEDULES)}
 
 DEFAULTS = RunConfig()  # after the helpers above: constructing one normalises its fields

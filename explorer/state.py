@@ -83,8 +83,10 @@ class TrainerState:
         self.batch_loss = float("nan")  # mean loss of the last step's batch
         self.loss_total = 0.0  # sum of batch losses over all steps (for interval means)
         self.metrics: dict = {}  # test_accuracy, test_loss (and step) of the last evaluation
-        self.seconds = {"burn_in": 0.0, "prune": 0.0, "train": 0.0, "eval": 0.0}
+        self.seconds = {"burn_in": 0.0, "prune": 0.0, "train": 0.0, "eval": 0.0, "rewire": 0.0}
         self.layers = [LayerView(trainer, l) for l in range(len(trainer.layer_shapes))]
+        self.last_rewire = None  # the last rewiring, a rewire.RewireEvent (None before the first)
+        self.rewirings = 0  # rewirings so far
 
     @property
     def batch_size(self) -> int:
@@ -119,3 +121,40 @@ class TrainerState:
 
     def __repr__(self):
         return f"TrainerState(step={self.step}, phase={self.phase!r}, batch_loss={self.batch_loss:.4g})"
+
+
+def run_results(trainer, phase) -> dict:
+    """The results of a run (trainer.results_, a JSON-able dict): accuracy, loss, weights alive
+    per layer, timings and samples/s per phase."""
+    t = trainer
+    s, cfg, d = t.state, t.config, t.data
+    burn_steps = min(s.step, cfg.burn_in)
+    train_steps = s.step - burn_steps
+    sec = dict(s.seconds)
+    sec["callbacks"] = t.callbacks.seconds
+    sec["warm_up"] = t.warm_up_seconds_  # numba kernels loaded once per process (in setup)
+    B = cfg.batch_size
+    return {
+        "config": cfg.to_dict(),
+        "dataset": d.name,
+        "n_train": d.n_train,
+        "n_test": d.n_test,
+        "engine": t.engine.name,
+        "init": t.init_,
+        "steps_done": s.step,
+        "stopped_early": s.step < t.total_steps,
+        "diverged": t.diverged_,
+        "test_accuracy": s.metrics.get("test_accuracy", float("nan")),
+        "test_loss": s.metrics.get("test_loss", float("nan")),
+        "final_batch_loss": s.batch_loss,
+        "weights_total": [lv.n_total for lv in s.layers],
+        "weights_alive": [lv.n_alive for lv in s.layers],
+        "hidden_alive": t.engine.hidden_alive,
+        "rewirings": s.rewirings,
+        "seconds": sec,
+        "samples_per_second": {
+            "burn_in": burn_steps * B / sec["burn_in"] if sec["burn_in"] > 0 else None,
+            "train": train_steps * B / sec["train"] if sec["train"] > 0 else None,
+        },
+        "lr_changes": t.lr_changes_,
+    }

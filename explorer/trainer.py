@@ -10,12 +10,15 @@ or step by step, as the dashboard does, so the kernel stays responsive:
         trainer.run(steps=500)
 
 `run` is the loop and reads top to bottom: at the end of the burn-in the cut replaces the
-dense engine by a sparse one (engines.py); between two stops (a callback due, an evaluation,
-the end of a phase or of the steps asked for) the steps run in one fused call; the step a
-callback is due at runs last, split in two when a callback wants to see gradients before the
-update. Hooks read `trainer.state` (state.py). Randomness comes from three streams derived
-from `seed` (initial weights, burn-in draws, the cut: prune.cut_rng), so changing the
-burn-in length does not change the initial weights.
+dense engine by a sparse one (engines.py); after it, the sparse pattern may change at the
+steps schedule.py gives (gradual cuts, rewiring: `_restructure`); between two stops (a
+callback due, an evaluation, a structure change, the end of a phase or of the steps asked
+for) the steps run in one fused call; the step a callback is due at runs last, split in two
+when a callback wants to see gradients before the update. Hooks read `trainer.state`
+(state.py). Randomness comes from streams derived from `seed` (initial weights [seed, 0],
+burn-in draws [seed, 1], the cut: prune.cut_rng [seed, 2], a rewiring at step t
+[seed, 3, t]; dropout hashes (seed, step, ...)), so changing the burn-in length does not
+change the initial weights.
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ import warnings
 import numpy as np
 
 from . import blas
+from . import init as I
 from . import kernels as K
 from . import net as N
+from . import schedule as S
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
 from .data import TrainingData, prepare
 from .engines import DenseEngine, SparseEngine
 from .errors import ConfigError, DataError, ExplorerError
-from .prune import compact_units, cut_rng, parse_rule, prune_masks
-from .state import TrainerState
+from .prune import compact_positions, compact_units, cut_rng, parse_rule, prune_masks
+from .rewire import parse_rewire, rewire_engine
+from .state import TrainerState, run_results
 
 _WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)
 MAX_CHUNK = 50_000  # steps per fused call when nothing else bounds a chunk
@@ -82,9 +88,15 @@ class Trainer:
         self.kernels = "numba" if (cfg.engine != "scipy" and K.HAVE_NUMBA) else "scipy"
         self.layer_sizes = N.layer_sizes(d.n_features, cfg.hidden, d.n_classes)
         self.layer_shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        weights = N.init_weights(self.layer_sizes, cfg.init_scale, np.random.default_rng([cfg.seed, 0]))
-        self.engine = DenseEngine(weights, d, cfg.activation == "relu", cfg.batch_size)
-        self.masks_ = None
+        self.init_ = I.resolve(cfg.init, cfg.activation)
+        weights = I.init_weights(self.layer_sizes, self.init_, cfg.init_scale, np.random.default_rng([cfg.seed, 0]))
+        self.update_rule = N.UpdateRule(cfg.momentum, cfg.weight_decay, cfg.l1)
+        self._drop = (cfg.dropout, cfg.seed) if cfg.dropout else None
+        self.engine = DenseEngine(weights, d, cfg.activation == "relu", cfg.batch_size, self.update_rule, self._drop)
+        self.masks_ = None  # the keep-masks of the cut (full shape), for every layer
+        self.rewiring = parse_rewire(cfg.rewire)
+        self._events = self._structure_steps()
+        self._targets = {}  # a gradual run's budget per cut layer (set at the first cut)
         self.lr = float(cfg.lr)
         self.lr_changes_: list = []
         self._burn_batches = np.random.default_rng([cfg.seed, 1]).integers(0, d.n_train, size=(cfg.burn_in,
@@ -108,7 +120,7 @@ class Trainer:
         timings (the CLI's first run reported a dense phase 20x too slow)."""
         cfg, d = self.config, self.data
         key = (len(cfg.hidden), cfg.activation, cfg.batch_size == 1, cfg.pruned_layer_indices() == (),
-               self.kernels, d.X.dtype.str, d.X_test.dtype.str)
+               self.kernels, d.X.dtype.str, d.X_test.dtype.str, self.update_rule.plain, cfg.dropout > 0)
         if not K.HAVE_NUMBA or key in _WARM:
             return
         _WARM.add(key)  # before the throwaway run, whose own setup then returns here
@@ -118,7 +130,8 @@ class Trainer:
             warnings.simplefilter("ignore")
             with contextlib.suppress(ExplorerError):  # best effort: the real run reports its own errors
                 Trainer(cfg.replace(burn_in=min(cfg.burn_in, 1), steps=min(cfg.steps, 2), eval_every=0,
-                                    n_train=None, n_test=None)).fit(few)
+                                    n_train=None, n_test=None, prune_schedule="once", rewire="none",
+                                    rewire_until=None)).fit(few)
 
     # -- what the dashboard and views ask --------------------------------------------------
     @property
@@ -213,6 +226,8 @@ class Trainer:
                     self._cut_due = True
                 if self._cut_due:
                     self._cut()
+                if self._events and self._events[0][0] <= s.step:
+                    self._restructure()
                 if s.step >= limit:
                     break
                 self._advance(self._next_stop(limit))
@@ -231,6 +246,8 @@ class Trainer:
             end = min(end, due)
         if cfg.eval_every:
             end = min(end, (s.step // cfg.eval_every + 1) * cfg.eval_every)
+        if self._events:
+            end = min(end, self._events[0][0])
         if self.callbacks.timed:
             end = min(end, s.step + max(1, int(TIMED_CHUNK_SECONDS / getattr(self, "_sec_per_step", 1e-5))))
         return end
@@ -269,7 +286,8 @@ class Trainer:
         s = self.state
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a divergence is ours to report, once
-            k, losses = self.engine.steps(self._batches(s.step, n), self.lr, store_last=store, apply_last=apply)
+            k, losses = self.engine.steps(self._batches(s.step, n), self.lr, s.step, store_last=store,
+                                          apply_last=apply)
         s.record_losses(losses, k)
         self._clock(time.perf_counter() - t0, k if count or k < n else 0)
         if k < n:
@@ -292,8 +310,10 @@ class Trainer:
         s.step += steps
 
     def _cut(self) -> None:
-        """The cut: the rule's masks on the cut layers, dead units compacted away, and the sparse
-        engine from here on (nothing happens for prune='none')."""
+        """The cut: the rule's masks on the cut layers (all kept for a gradual schedule, whose
+        first cut this is), dead units compacted away (not with rewiring: regrowth needs every
+        unit), a layer cut at step 0 rescaled to its fan-in (init.py), and the sparse engine
+        from here on, momentum buffers carried over (nothing happens for prune='none')."""
         self._cut_due = False
         cfg = self.config
         if not cfg.pruned_layer_indices():
@@ -301,13 +321,70 @@ class Trainer:
         t0 = time.perf_counter()
         masks = [np.ones(shape, dtype=bool) for shape in self.layer_shapes]
         for l, m in self.preview_cut().items():
-            masks[l] = m.reshape(self.layer_shapes[l])
-        units = compact_units(masks)
-        net = N.SparseNet(self.engine.W, masks, units)
-        self.engine = SparseEngine(net, self.data, cfg.activation == "relu", cfg.batch_size, self.kernels)
+            if S.parse_schedule(cfg.prune_schedule).kind == "gradual":
+                self._targets[l] = int(m.sum())
+            else:
+                masks[l] = m.reshape(self.layer_shapes[l])
+        units = compact_units(masks) if self.rewiring.name == "none" else [np.arange(h) for h in cfg.hidden]
+        W, V = self.engine.W, self.engine.V
+        if cfg.burn_in == 0:
+            for l in cfg.pruned_layer_indices():
+                I.rescale_sparse(W[l], masks[l], self.init_)
+        net = N.SparseNet(W, masks, units)
+        vel = None if V is None else np.concatenate([V[l].ravel()[net.positions(l)] for l in range(net.n_layers)])
+        self.engine = SparseEngine(net, self.data, cfg.activation == "relu", cfg.batch_size, self.kernels,
+                                   self.update_rule, self._drop, vel)
         self.masks_ = masks
         self.state.seconds["prune"] += time.perf_counter() - t0
         self.callbacks.call("on_prune", self)
+
+    def _structure_steps(self) -> list:
+        """The steps (and what happens at each) at which the sparse pattern changes after the
+        cut: gradual cuts, then rewirings, in step order (schedule.py)."""
+        cfg, sched = self.config, S.parse_schedule(self.config.prune_schedule)
+        events = []
+        if sched.kind == "gradual":
+            events += [(t, 0, "cut") for t in S.cut_steps(cfg.burn_in, sched.end, sched.every)]
+        if self.rewiring.name != "none":
+            events += [(t, 1, "rewire") for t in S.rewire_steps(cfg.burn_in, cfg.rewire_every,
+                                                                cfg.rewire_until_step(), self.total_steps)]
+        return [(t, what) for t, _, what in sorted(events)]
+
+    def _restructure(self) -> None:
+        """The pattern changes due now: a gradual cut (each cut layer keeps its largest |w|,
+        as many as the cubic schedule says; then compaction unless rewiring) fires on_prune;
+        a rewiring (rewire.py) fires on_rewire with state.last_rewire."""
+        s, cfg = self.state, self.config
+        t0 = time.perf_counter()
+        _, what = self._events.pop(0)
+        if what == "cut":
+            sched = S.parse_schedule(cfg.prune_schedule)
+            layers = {l: self.engine.layer(l) for l in range(len(self.layer_shapes))}
+            for l, n_final in self._targets.items():
+                pos, vals, vel = layers[l]
+                n = S.cubic_count(s.step, cfg.burn_in, sched.end, n_final, self.state.layers[l].n_total)
+                keep = np.sort(np.argsort(np.abs(vals), kind="stable")[max(len(vals) - n, 0):])
+                layers[l] = (pos[keep], vals[keep], None if vel is None else vel[keep])
+            units = None
+            if self.rewiring.name == "none":
+                units, sel = compact_positions(self.layer_shapes, [layers[l][0] for l in sorted(layers)])
+                layers = {l: tuple(None if a is None else a[sel[l]] for a in layers[l]) for l in layers}
+            self.engine.set_layers(layers, units)
+            s.seconds["prune"] += time.perf_counter() - t0
+            self.callbacks.call("on_prune", self)
+            return
+        t, kind = s.step, self.rewiring.kind
+        until = cfg.rewire_until_step()
+        fraction = S.cosine_fraction(t, cfg.burn_in, until, self.rewiring.value) if kind.cosine else self.rewiring.value
+        batch = None
+        if kind.gradient:
+            idx = np.random.default_rng([cfg.seed, 4, t]).integers(0, self.data.n_train, cfg.rewire_batch)
+            batch = (self.data.X[idx], self.data.y[idx])
+        s.last_rewire = rewire_engine(self.engine, cfg.pruned_layer_indices(), self.rewiring, fraction,
+                                      np.random.default_rng([cfg.seed, 3, t]), t, cfg.init_scale, batch)
+        s.rewirings += 1
+        s.seconds["rewire"] += time.perf_counter() - t0
+        self.callbacks.call("on_rewire", self)
 
     def _evaluate(self) -> None:
         t0 = time.perf_counter()
@@ -333,7 +410,7 @@ class Trainer:
         self.callbacks.call("on_phase_end", self)
         self.state.phase = "done"
         self._ended = True
-        self.results_ = self._results(phase)
+        self.results_ = run_results(self, phase)
         self.callbacks.call("on_train_end", self)
 
     # -- after (or during) a run ------------------------------------------------------------
@@ -356,37 +433,6 @@ class Trainer:
     def _require_setup(self, what: str) -> None:
         if self.data is None:
             raise ExplorerError(f"call fit(dataset) or setup(dataset) before {what}")
-
-    def _results(self, phase) -> dict:
-        s, cfg, d = self.state, self.config, self.data
-        burn_steps = min(s.step, cfg.burn_in)
-        train_steps = s.step - burn_steps
-        sec = dict(s.seconds)
-        sec["callbacks"] = self.callbacks.seconds
-        sec["warm_up"] = self.warm_up_seconds_  # numba kernels loaded once per process (in setup)
-        B = cfg.batch_size
-        return {
-            "config": cfg.to_dict(),
-            "dataset": d.name,
-            "n_train": d.n_train,
-            "n_test": d.n_test,
-            "engine": self.engine.name,
-            "steps_done": s.step,
-            "stopped_early": s.step < self.total_steps,
-            "diverged": self.diverged_,
-            "test_accuracy": s.metrics.get("test_accuracy", float("nan")),
-            "test_loss": s.metrics.get("test_loss", float("nan")),
-            "final_batch_loss": s.batch_loss,
-            "weights_total": [lv.n_total for lv in s.layers],
-            "weights_alive": [lv.n_alive for lv in s.layers],
-            "hidden_alive": self.engine.hidden_alive,
-            "seconds": sec,
-            "samples_per_second": {
-                "burn_in": burn_steps * B / sec["burn_in"] if sec["burn_in"] > 0 else None,
-                "train": train_steps * B / sec["train"] if sec["train"] > 0 else None,
-            },
-            "lr_changes": self.lr_changes_,
-        }
 
     def __repr__(self):
         c = self.config

@@ -5,13 +5,20 @@ each other (numba == scipy == dense-masked); the plain path stays bit for bit wh
 import numpy as np
 import pytest
 
+from explorer import Callback, RunConfig, Trainer
 from explorer import dropout as DR
 from explorer import kernels as K
 from explorer import net as N
+from explorer.data import load
 from explorer.prune import compact_units
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
 RULE = N.UpdateRule(momentum=0.9, weight_decay=1e-2, l1=1e-3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits", verbose=False)
 
 
 def _net(rng, sizes, density):
@@ -41,6 +48,47 @@ def test_update_closed_forms():
     W = w0.copy()
     N.update(W, G, lr, B, N.UpdateRule())
     assert np.array_equal(W, w0 + (lr / B) * G)
+
+
+def _plain_numpy_step(Ws, V, X, y, lr, p, seed, step, mu, wd, l1):
+    """A dense tanh MLP step written out on its own (no explorer.net): squared error with +-1
+    targets, inverted dropout on hidden units, momentum, weight decay and L1."""
+    H, M = [np.hstack([X, np.ones((len(X), 1))])], []
+    for v, W in enumerate(Ws, 1):
+        A = np.tanh(H[-1] @ W)
+        if v < len(Ws):
+            m = DR.multipliers(seed, step, v, len(X), np.arange(W.shape[1]), p)
+            M.append(m)
+            A = A * m
+        H.append(A)
+    T = -np.ones_like(H[-1])
+    T[np.arange(len(y)), y] = 1
+    D = (T - H[-1]) * (1 - H[-1] ** 2)
+    for l in range(len(Ws) - 1, -1, -1):
+        G = H[l].T @ D
+        if l > 0:
+            pre = H[l] / np.where(M[l - 1] > 0, M[l - 1], 1)  # tanh before dropout
+            D = (D @ Ws[l].T) * (1 - pre**2) * M[l - 1]
+        d = G / len(X) - wd * Ws[l] - l1 * np.sign(Ws[l])
+        V[l] = mu * V[l] + d
+        Ws[l] += lr * V[l]
+
+
+def test_trainer_follows_a_plain_numpy_reimplementation_step_by_step(digits):
+    """Dense phase with momentum, weight decay, L1 and dropout, through the Trainer, against
+    the independent numpy step above, after every one of 12 steps (split into chunks)."""
+    cfg = RunConfig(dataset="digits", hidden=(16, 8), prune="none", burn_in=0, steps=12, batch_size=3, lr=0.1,
+                    momentum=0.8, weight_decay=1e-2, l1=1e-3, dropout=0.3, init="glorot", seed=5)
+    t = Trainer(cfg).setup(digits)
+    Ws = [w.copy() for w in t.engine.W]
+    V = [np.zeros_like(w) for w in Ws]
+    for step in range(12):
+        idx = step * 3 + np.arange(3)  # no burn-in: the training set in order
+        _plain_numpy_step(Ws, V, digits.X_train[idx].astype(float), digits.y_train[idx], 0.1, 0.3, 5, step, 0.8,
+                          1e-2, 1e-3)
+        t.run(steps=1)
+        for l in range(3):
+            np.testing.assert_allclose(t.weights(l), Ws[l], rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("B", [1, 5])
@@ -159,3 +207,33 @@ def test_extras_leave_plain_sgd_alone_and_split_steps_stay_bitwise(B):
                    step0=3, **kw)
     K.apply_raw(b, graw, 0.07, B, RULE, vb)
     assert np.array_equal(a.data, b.data) and np.array_equal(va, vb)
+
+
+def test_momentum_buffers_follow_their_weights_through_the_cut_and_engines_agree(digits):
+    """The dense phase's momentum is carried to the surviving weights at the cut; a run with
+    every extra is the same in both engines (to float tolerance) and in any chunking."""
+    seen = {}
+
+    class AtCut(Callback):
+        every = 10**9
+
+        def on_phase_end(self, t):
+            if t.state.phase == "burn_in":
+                seen["dense"] = t.engine.V[0].copy()
+
+        def on_prune(self, t):
+            seen["vel"] = t.engine.net.dense(0, t.engine.vel[: t.engine.net.nz_off[1]])
+            seen["mask"] = t.state.layers[0].mask()
+
+    cfg = RunConfig(dataset="digits", hidden=(24,), burn_in=30, prune="fraction:0.7", steps=200, batch_size=4,
+                    lr=0.05, momentum=0.9, weight_decay=1e-3, dropout=0.2, activation="relu", seed=2)
+    t = Trainer(cfg, engine="numba" if K.HAVE_NUMBA else "scipy", callbacks=[AtCut()]).fit(digits)
+    assert seen["mask"].sum() == round(0.3 * 65 * 24)
+    np.testing.assert_array_equal(seen["vel"][seen["mask"]], seen["dense"][seen["mask"]])
+    b = Trainer(cfg, engine="scipy").fit(digits)
+    c = Trainer(cfg, engine="numba" if K.HAVE_NUMBA else "scipy").setup(digits)
+    while not c.done:
+        c.run(steps=17)
+    for l in range(2):
+        np.testing.assert_allclose(t.weights(l), b.weights(l), atol=1e-10)
+        assert np.array_equal(t.weights(l), c.weights(l))
