@@ -283,6 +283,11 @@ class ExecutorTasks:
         self.kill()
 
 
+def _listening() -> bool:
+    """False when SIGINT is ignored (e.g. a job a script started with `&`): leave it so."""
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
 def _exit_now(signum=None, frame=None):
     os._exit(128 + signal.SIGINT)
 
@@ -298,7 +303,7 @@ class ProgramSigint:
 
     @staticmethod
     def install() -> None:
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and _listening():
             signal.signal(signal.SIGINT, ProgramSigint())
 
     @staticmethod
@@ -323,7 +328,7 @@ class Interrupts:
         self._pending = False
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and _listening():
             self._old = signal.signal(signal.SIGINT, self._handle)
         return self
 
