@@ -168,13 +168,16 @@ def test_one_ctrl_c_records_the_runs_that_end_within_the_grace(tmp_path):
     total = 16
     sw = Sweep(["sweep", *FAST, "--steps", SHORT, "--seeds", str(total), "--workers", "2", "--out", str(out)])
     sw.wait_for("two finished runs", lambda: len(lines(out)) >= 2)
+    time.sleep(0.15)  # the workers that just finished have their next runs
     before = len(lines(out))
     t0 = sw.signal(signal.SIGINT)
     status = sw.finish()
     took = time.monotonic() - t0
     check_interrupted(sw, status, out, total=total)
     after = lines(out)
-    assert before + 2 <= len(after) < total, (before, len(after))  # the two running runs: kept
+    # the runs running at Ctrl-C (two, unless a worker was between runs) end within the grace and
+    # are kept; the queue is not run. (Before: the running runs were lost, and the queue waited for.)
+    assert before + 1 <= len(after) < total, (before, len(after))
     assert len({r["run_id"] for r in after}) == len(after) and all(r["status"] == "ok" for r in after)
     assert sw.leftovers() == {}
     print(f"one Ctrl-C, short runs: exit 130 after {took:.2f} s, {before} -> {len(after)} of {total} recorded")
