@@ -181,13 +181,22 @@ class SparseEngine:
         O(surviving weights). `units`: the hidden units kept from now on (positions must lie
         on them); default: those of now."""
         net = self.net
-        units = net.units if units is None else [net.units[0], *units, net.units[-1]]
+        same = units is None
+        units = net.units if same else [net.units[0], *units, net.units[-1]]
         rows, cols, vals, vels = [], [], [], []
         for l in range(net.n_layers):
-            pos, v, m = layers[l] if l in layers else self.layer(l)
-            r, c = np.divmod(np.asarray(pos, np.int64), net.orig_shapes[l][1])
-            rows.append(np.searchsorted(units[l], r))
-            cols.append(np.searchsorted(units[l + 1], c))
+            if same and l not in layers:  # as it is: its compacted rows and columns
+                r, c = net._rows_cols(l)
+                _, v, m = self.layer(l)
+            else:
+                pos, v, m = layers[l] if l in layers else self.layer(l)
+                r, c = np.divmod(np.asarray(pos, np.int64), net.orig_shapes[l][1])
+                if len(units[l]) < net.orig_shapes[l][0]:  # compacted: original -> compacted index
+                    r = np.searchsorted(units[l], r)
+                if len(units[l + 1]) < net.orig_shapes[l][1]:
+                    c = np.searchsorted(units[l + 1], c)
+            rows.append(r)
+            cols.append(c)
             vals.append(v)
             vels.append(np.zeros(len(v)) if m is None else m)
         self.net, order = N.SparseNet.from_positions(net.orig_shapes, units, rows, cols, vals)

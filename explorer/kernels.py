@@ -87,7 +87,7 @@ if HAVE_NUMBA:
         else:
             lr, inv_b, mu, wd, l1 = opt
             w = data[k]
-            d = g * inv_b - wd * w - l1 * np.sign(w) + mu * vel[k]
+            d = g * inv_b - wd * w - l1 * (np.float64(w > 0.0) - np.float64(w < 0.0)) + mu * vel[k]
             vel[k] = d
             data[k] = w + lr * d
 
@@ -98,10 +98,13 @@ if HAVE_NUMBA:
         1 / (1 - p); G gets the backward gains f'(h) * multiplier. drop = [p, 1 / (1 - p),
         seed]; uid[u0 + i]: the original index of unit i."""
         p, scale, seed = drop[0], drop[1], np.int64(drop[2])
+        keys = np.empty(Bs, np.uint64)
         for b in range(Bs):
-            key = slot_key_nb(seed, step, level, b)
-            for i in range(n):
-                m = scale if keep_nb(key, uid[u0 + i], p) else 0.0
+            keys[b] = slot_key_nb(seed, step, level, b)
+        for i in range(n):  # contiguous over the batch: the hash vectorises
+            unit = uid[u0 + i]
+            for b in range(Bs):
+                m = scale if keep_nb(keys[b], unit, p) else 0.0
                 q = a0 + i * B + b
                 G[q] = _fprime(H[q], relu) * m
                 H[q] *= m
@@ -157,31 +160,33 @@ if HAVE_NUMBA:
 
     # -- the sparse phase --------------------------------------------------------------------
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs, drop,
-                        uid, G, step):
-        """Forward pass of the CSR layers over the first Bs of B samples held in H (level-major,
-        unit-major, batch-minor; level 0 already gathered). Rows whose inputs are all zero in
-        this batch are skipped (images are mostly black). Shared by training and evaluation
-        (which passes a dropout rate drop[0] of 0: no dropout)."""
+    def _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, Bs, drop, uid, G, step,
+                        Z):
+        """Forward pass over the first Bs of B samples held in H (level-major, unit-major,
+        batch-minor; level 0 already gathered), by column: each unit gathers its inputs in the
+        order the CSR rows would add them, so its sum stays in cache (one pass over its inputs'
+        rows instead of a scatter into its own). Inputs that are zero for the whole batch are
+        skipped (Z; images are mostly black). Shared by training and evaluation (which passes a
+        dropout rate drop[0] of 0: no dropout)."""
         L = sizes.shape[0] - 1
         u0 = 0
         for l in range(L):
             u0 += sizes[l]
-            a0 = off[l + 1]
+            h0, a0, c0, z0 = off[l], off[l + 1], cp_off[l], nz_off[l]
+            for i in range(sizes[l]):
+                Z[i] = _all_zero(H, h0 + i * B, Bs)
             for q in range(a0, a0 + sizes[l + 1] * B):
                 H[q] = 0.0
-            p0 = ip_off[l]
-            z0 = nz_off[l]
-            for t in range(ra_off[l], ra_off[l + 1]):
-                i = rows_act[t]
-                hb = off[l] + i * B
-                if _all_zero(H, hb, Bs):
-                    continue
-                for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
-                    w = data[k]
-                    jb = a0 + indices[k] * B
+            for j in range(sizes[l + 1]):
+                jb = a0 + j * B
+                for p in range(z0 + colptr[c0 + j], z0 + colptr[c0 + j + 1]):
+                    i = rowidx[p]
+                    if Z[i]:
+                        continue
+                    w = data[perm[p]]
+                    ib = h0 + i * B
                     for b in range(Bs):
-                        H[_U(jb + b)] += w * H[_U(hb + b)]
+                        H[_U(jb + b)] += w * H[_U(ib + b)]
             if relu and l < L - 1:
                 for q in range(a0, a0 + sizes[l + 1] * B):
                     H[q] = max(H[q], 0.0)
@@ -191,12 +196,12 @@ if HAVE_NUMBA:
                 _dropout(H, G, a0, sizes[l + 1], B, Bs, relu, drop, uid, u0, l + 1, step)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _sparse_steps(X, y, batches, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, c, losses,
-                      graw, flags, vel, opt, drop, uid, step0):
-        """Run batches.shape[0] fused SGD steps; flags = (store grads of last step, apply last
-        step's update). Returns the number of steps completed (< n at a non-finite loss).
-        vel, opt: the update's extras (`_update`); drop, uid: dropout
-        (`_dropout`); step0: the run's step number of the first step."""
+    def _sparse_steps(X, y, batches, net, relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
+        """Run batches.shape[0] fused SGD steps; `net`: the SparseNet's arrays (`_arrays`);
+        flags = (store grads of last step, apply last step's update). Returns the number of
+        steps completed (< n at a non-finite loss). vel, opt: the update's extras (`_update`);
+        drop, uid: dropout (`_dropout`); step0: the run's step number of the first step."""
+        indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, colptr, rowidx, perm, cp_off = net
         store_last, apply_last = flags[0], flags[1]
         dropping = drop[0] > 0.0
         n_steps, B = batches.shape
@@ -208,14 +213,15 @@ if HAVE_NUMBA:
         H = np.zeros(off[L + 1])  # level-major, unit-major, batch-minor
         D = np.zeros(off[L + 1])
         G = np.zeros(off[L + 1] if dropping else 0)  # dropout's backward gains
+        Z = np.zeros(sizes.max(), np.bool_)
         for s in range(n_steps):
             for b in range(B):  # gather the batch: only inputs that still have weights
                 r = batches[s, b]
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[r, i] if i < nf else 1.0
-            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, B, drop,
-                            uid, G, step0 + s)
+            _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, B, drop, uid, G,
+                            step0 + s, Z)
             o0 = off[L]  # output deltas and loss
             loss = 0.0
             for b in range(B):
@@ -224,61 +230,56 @@ if HAVE_NUMBA:
             losses[s] = loss
             if not np.isfinite(loss):
                 return s
-            for l in range(L - 1, 0, -1):  # backward: deltas of the hidden levels
-                d0 = off[l]
-                for q in range(d0, d0 + sizes[l] * B):
-                    D[q] = 0.0
-                p0 = ip_off[l]
-                z0 = nz_off[l]
-                for t in range(ra_off[l], ra_off[l + 1]):
-                    i = rows_act[t]
-                    ib = d0 + i * B
-                    for k in range(z0 + indptr[p0 + i], z0 + indptr[p0 + i + 1]):
-                        w = data[k]
-                        jb = off[l + 1] + indices[k] * B
-                        for b in range(B):
-                            D[_U(ib + b)] += w * D[_U(jb + b)]
-                if dropping:
-                    for q in range(d0, d0 + sizes[l] * B):
-                        D[q] *= G[q]
-                else:
-                    for q in range(d0, d0 + sizes[l] * B):
-                        D[q] *= _fprime(H[q], relu)
             last = s == n_steps - 1
-            for l in range(L):  # sampled outer product and update, surviving weights only
-                store = store_last and last
+            store = store_last and last
+            for l in range(L - 1, -1, -1):  # backward, sampled outer product and update, layer by layer
+                d0 = off[l]
+                if l > 0:
+                    for q in range(d0, d0 + sizes[l] * B):
+                        D[q] = 0.0
                 rows = rows_act[ra_off[l] : ra_off[l + 1]]
-                _outer_rows(H, D, off[l], off[l + 1], B, indptr[ip_off[l] :], indices, rows, nz_off[l], data, c, vel,
-                            opt, graw, store, store or apply_last or not last)
+                _backward_rows(H, D, d0, off[l + 1], B, indptr[ip_off[l] :], indices, rows, nz_off[l], data, c, vel,
+                               opt, graw, store, store or apply_last or not last, l > 0)
                 if store and apply_last:  # the gradients kept for a hook, applied
                     _apply(data, graw, c, vel, opt, nz_off[l], nz_off[l + 1])
+                if l > 0 and dropping:
+                    for q in range(d0, d0 + sizes[l] * B):
+                        D[q] *= G[q]
+                elif l > 0:
+                    for q in range(d0, d0 + sizes[l] * B):
+                        D[q] *= _fprime(H[q], relu)
         return n_steps
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _outer_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, vel, opt, graw, store, act):
-        """One layer's sampled outer product g = sum_b h_i d_j over its surviving weights (in
-        the batched layout; rows: the rows that have weights), then either stored in graw
-        (store) or used to update the weight (act). The update loops live in small functions of
-        their own with one `_update` each: inlined into the step kernel next to another loop
-        calling `_update`, the extras' store to `vel` made LLVM's code ~10x slower."""
-        if not act:
+    def _backward_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, vel, opt, graw, store, act, back):
+        """One layer, row by row (batched layout; rows: those that have weights): with `back`,
+        the deltas of its inputs D_i = sum_k w_k D_j (old weights; f' is the caller's), and the
+        sampled outer product g = sum_b h_i d_j of each surviving weight, then stored in graw
+        (store) or used to update the weight (act). D_j is read once for both. A function of its
+        own with one `_update`: inlined into the step kernel next to another loop calling
+        `_update`, the extras' store to `vel` made LLVM's code ~10x slower."""
+        if not (act or back):
             return
         for i in rows:
             k0 = z0 + indptr[i]
             k1 = z0 + indptr[i + 1]
             hb = h0 + i * B
             zero = _all_zero(H, hb, B)  # then g = 0: only the extras (decay, momentum) move these
-            if zero and opt is None and not store:
+            if zero and not back and opt is None and not store:
                 continue
             for k in range(k0, k1):
+                jb = e0 + indices[k] * B
+                w = data[k]
+                if back:
+                    for b in range(B):
+                        D[_U(hb + b)] += w * D[_U(jb + b)]
                 g = 0.0
                 if not zero:
-                    jb = e0 + indices[k] * B
                     for b in range(B):
                         g += H[_U(hb + b)] * D[_U(jb + b)]
                 if store:
                     graw[k] = g
-                else:
+                elif act:
                     _update(data, k, c, g, vel, opt)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
@@ -364,10 +365,11 @@ if HAVE_NUMBA:
             _update(data, k, c, graw[k], vel, opt)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _forward_batched(X, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, out, B):
+    def _forward_batched(X, net, relu, out, B):
         """Output scores (tanh outputs or logits) for every row of X (float32 or float64), in
         blocks of B samples with the general kernel's forward (vectorised over the block):
         no float64 copy of X, no bias column, only inputs that still have weights read."""
+        indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, colptr, rowidx, perm, cp_off = net
         n = X.shape[0]
         L = sizes.shape[0] - 1
         nf = X.shape[1]
@@ -375,14 +377,15 @@ if HAVE_NUMBA:
         for v in range(L + 1):
             off[v + 1] = off[v] + sizes[v] * B
         H = np.zeros(off[L + 1])
+        Z = np.zeros(sizes.max(), np.bool_)
         for s0 in range(0, n, B):
             Bs = min(B, n - s0)
             for b in range(Bs):
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[s0 + b, i] if i < nf else 1.0
-            _forward_levels(H, off, indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, relu, B, Bs,
-                            _NO_DROP, _NO_UID, H, 0)
+            _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, Bs, _NO_DROP, _NO_UID,
+                            H, 0, Z)
             for j in range(sizes[L]):
                 for b in range(Bs):
                     out[s0 + b, j] = H[off[L] + j * B + b]
@@ -412,9 +415,7 @@ def sparse_steps(net, X, y, batches, relu, lr, losses, graw=None, store_last=Fal
         return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.rows32, net.cols32, net.data, net.ip_off,
                              net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags, vel, opt,
                              dr, uid, step0))
-    return int(_sparse_steps(X, y, batches, net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
-                             net.rows_act, net.ra_off, net.sizes, relu, lr / B, losses, graw, flags, vel, opt, dr,
-                             uid, step0))
+    return int(_sparse_steps(X, y, batches, _arrays(net), relu, lr / B, losses, graw, flags, vel, opt, dr, uid, step0))
 
 
 def apply_raw(net, graw, lr: float, B: int, rule=None, vel=None) -> None:
@@ -439,6 +440,11 @@ def predict_net(net, X: np.ndarray, relu: bool, block: int = 64) -> np.ndarray:
     """Output scores (n, C) of a SparseNet for raw float32 or float64 inputs X (read as they
     are), with the training kernels' forward in blocks of `block` samples."""
     out = np.empty((len(X), int(net.sizes[-1])))
-    _forward_batched(np.ascontiguousarray(X), net.indptr, net.indices, net.data, net.ip_off, net.nz_off,
-                     net.rows_act, net.ra_off, net.sizes, relu, out, block)
+    _forward_batched(np.ascontiguousarray(X), _arrays(net), relu, out, block)
     return out
+
+
+def _arrays(net) -> tuple:
+    """A SparseNet's flat arrays, as the batched kernels take them."""
+    return (net.indptr, net.indices, net.data, net.ip_off, net.nz_off, net.rows_act, net.ra_off, net.sizes,
+            net.colptr, net.rowidx, net.perm, net.cp_off)

@@ -290,8 +290,10 @@ class SparseNet:
         net = cls.__new__(cls)
         net.orig_shapes = [tuple(s) for s in orig_shapes]
         net.units = list(units)
-        local = [np.argsort(np.asarray(r, np.int64) * len(net.units[l + 1]) + c, kind="stable")
-                 for l, (r, c) in enumerate(zip(rows, cols))]
+        local = []
+        for l, (r, c) in enumerate(zip(rows, cols)):
+            key = np.asarray(r, np.int64) * len(net.units[l + 1]) + c
+            local.append(np.arange(len(key)) if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable"))
         starts = np.concatenate([[0], np.cumsum([len(o) for o in local])]).astype(np.int64)
         order = np.concatenate([o + s0 for o, s0 in zip(local, starts)]).astype(np.int64)
         net._pack([np.asarray(r, np.int64)[o] for r, o in zip(rows, local)],
@@ -318,12 +320,29 @@ class SparseNet:
         # mispredict, no negative-index checks, half the index bytes of int64)
         self.rows32 = np.concatenate([np.repeat(np.arange(len(p) - 1), np.diff(p)) for p in ips]).astype(np.uint32)
         self.cols32 = self.indices.astype(np.uint32)
+        # the same pattern by column (CSC): the batched kernels' forward gathers each unit's inputs
+        # (rows ascending, as the CSR scatter adds them) and reads the weights through `perm`
+        cps, rix, perm = [], [], []
+        for l, (r, c) in enumerate(zip(rows_l, cols_l)):
+            key = c.astype(np.uint16) if len(self.units[l + 1]) <= 2**16 else c  # 16 bits: a radix sort
+            o = np.argsort(key, kind="stable")  # rows stay ascending within a column
+            cps.append(np.concatenate([[0], np.cumsum(np.bincount(c, minlength=len(self.units[l + 1])))]))
+            rix.append(np.asarray(r)[o])
+            perm.append(o + self.nz_off[l])
+        self.cp_off = np.concatenate([[0], np.cumsum([len(p) for p in cps])]).astype(np.int64)
+        self.colptr = np.concatenate(cps).astype(np.int64)
+        self.rowidx = np.concatenate(rix).astype(np.int64)
+        self.perm = np.concatenate(perm).astype(np.int64)
 
     def positions(self, l: int) -> np.ndarray:
         """Layer l's surviving weights as sorted flat positions i * n_out + j of the original
         (n_in, n_out) layer, aligned with values(l) (stats.masks' index masks)."""
         rows, cols = self._rows_cols(l)
-        return self.units[l][rows].astype(np.int64) * self.orig_shapes[l][1] + self.units[l + 1][cols]
+        if len(self.units[l]) < self.orig_shapes[l][0]:  # compacted: back to original indices
+            rows = self.units[l][rows]
+        if len(self.units[l + 1]) < self.orig_shapes[l][1]:
+            cols = self.units[l + 1][cols]
+        return rows * self.orig_shapes[l][1] + cols
 
     @property
     def n_layers(self) -> int:
@@ -336,8 +355,7 @@ class SparseNet:
         return self.data[self.nz_off[l] : self.nz_off[l + 1]]
 
     def _rows_cols(self, l):
-        ip = self.indptr[self.ip_off[l] : self.ip_off[l + 1]]
-        rows = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
+        rows = self.rows32[self.nz_off[l] : self.nz_off[l + 1]].astype(np.int64)
         cols = self.indices[self.nz_off[l] : self.nz_off[l + 1]]
         return rows, cols
 

@@ -131,12 +131,17 @@ def random_empty(n: int, occupied: np.ndarray, size: int, rng: np.random.Generat
         return np.sort(rng.choice(empty, size=n, replace=False))
     got = np.zeros(0, np.int64)
     while len(got) < n:
-        c = rng.integers(0, size, size=n - len(got) + 16 + (n - len(got)) // 2)
-        i = np.minimum(np.searchsorted(occupied, c), max(len(occupied) - 1, 0))
-        c = c[occupied[i] != c] if len(occupied) else c
-        c = np.concatenate([got, c])
-        _, first = np.unique(c, return_index=True)
-        got = c[np.sort(first)][:n]  # draw order kept: no bias towards small positions
+        m = n - len(got)
+        c = np.concatenate([got, rng.integers(0, size, size=m + 16 + m // 2)])
+        o = np.argsort(c * len(c) + np.arange(len(c)))  # by position, equal draws in draw order
+        cs = c[o]
+        bad = np.zeros(len(c), bool)
+        if len(occupied):
+            bad = occupied[np.minimum(np.searchsorted(occupied, cs), len(occupied) - 1)] == cs
+        bad[1:] |= cs[1:] == cs[:-1]  # a repeat of an earlier draw
+        ok = np.empty(len(c), bool)
+        ok[o] = ~bad
+        got = c[ok][:n]  # the first n good draws: no bias towards small positions
     return np.sort(got)
 
 
@@ -180,8 +185,11 @@ def dense_gradients(net: N.SparseNet, X, y, relu: bool, layers) -> dict[int, np.
     _, Ds = N.backward(csr, H, y, relu)
     out = {}
     for l in layers:
-        g = np.zeros(net.orig_shapes[l])
-        g[np.ix_(net.units[l], net.units[l + 1])] = np.abs(H[l].T @ Ds[l + 1])
+        g = np.abs(H[l].T @ Ds[l + 1])
+        if g.shape != tuple(net.orig_shapes[l]):  # compacted units: back to the full layer
+            full = np.zeros(net.orig_shapes[l])
+            full[np.ix_(net.units[l], net.units[l + 1])] = g
+            g = full
         out[l] = g.ravel()
     return out
 
@@ -202,7 +210,10 @@ def rewire_engine(engine, layers, rule: Rewire, fraction: float, rng: np.random.
         nnz = len(pos)
         k = min(int(round(fraction * nnz)), shape[0] * shape[1] - nnz)
         keep = np.ones(nnz, dtype=bool)
-        keep[np.argsort(np.abs(vals), kind="stable")[:k]] = False
+        if 0 < k < nnz:
+            keep[np.argpartition(np.abs(vals), k - 1)[:k]] = False  # the k smallest |w|
+        elif k:
+            keep[:] = False
         ctx.layer = l
         new_pos, new_vals = kind.grow(k, pos, shape, rng, ctx) if k > 0 else (np.zeros(0, np.int64), np.zeros(0))
         P = np.concatenate([pos[keep], new_pos])
