@@ -76,12 +76,11 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, inline="always")
     def _update(data, k, c, g, vel, opt):
-        """The update of weight k from its raw gradient g = sum_b h_i d_j: plain SGD
-        data += c g (c = lr / B) when opt is None (a compile-time branch: numba compiles the
-        kernels once for plain SGD, once for the extras); else opt = (lr, 1 / B, momentum,
-        weight decay, l1): d = g / B - wd w - l1 sign(w), v = mu v + d (vel[k]), w += lr v.
-        With mu = 0, v = d exactly (vel is then scratch): a store that is not conditional,
-        because a conditional one made LLVM's code for the whole loop ~10x slower."""
+        """The update of weight k from its raw gradient g = sum_b h_i d_j: plain SGD data += c g
+        (c = lr / B) when opt is None (a compile-time branch: the kernels compile once for plain
+        SGD, once for the extras); else opt = (lr, 1 / B, momentum, weight decay, l1):
+        d = g / B - wd w - l1 sign(w), v = mu v + d (vel[k]), w += lr v. With mu = 0, v = d
+        (vel is scratch): an unconditional store, as a conditional one made LLVM's loop ~10x slower."""
         if opt is None:
             data[k] += c * g
         else:
@@ -98,13 +97,10 @@ if HAVE_NUMBA:
         1 / (1 - p); G gets the backward gains f'(h) * multiplier. drop = [p, 1 / (1 - p),
         seed]; uid[u0 + i]: the original index of unit i."""
         p, scale, seed = drop[0], drop[1], np.int64(drop[2])
-        keys = np.empty(Bs, np.uint64)
-        for b in range(Bs):
-            keys[b] = slot_key_nb(seed, step, level, b)
+        keys = np.array([slot_key_nb(seed, step, level, b) for b in range(Bs)], np.uint64)
         for i in range(n):  # contiguous over the batch: the hash vectorises
-            unit = uid[u0 + i]
             for b in range(Bs):
-                m = scale if keep_nb(keys[b], unit, p) else 0.0
+                m = scale if keep_nb(keys[b], uid[u0 + i], p) else 0.0
                 q = a0 + i * B + b
                 G[q] = _fprime(H[q], relu) * m
                 H[q] *= m
@@ -139,8 +135,7 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True)
     def output_deltas(out, y, D, relu):
-        """D = the output deltas of the (B, C) outputs `out` (C-contiguous, as D); returns
-        the batch's summed loss."""
+        """D = the output deltas of the (B, C) outputs `out` (C-contiguous, as D); returns the batch's summed loss."""
         C = out.shape[1]
         o, d = out.reshape(-1), D.reshape(-1)
         loss = 0.0
@@ -197,10 +192,10 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _sparse_steps(X, y, batches, net, relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
-        """Run batches.shape[0] fused SGD steps; `net`: the SparseNet's arrays (`_arrays`);
-        flags = (store grads of last step, apply last step's update). Returns the number of
-        steps completed (< n at a non-finite loss). vel, opt: the update's extras (`_update`);
-        drop, uid: dropout (`_dropout`); step0: the run's step number of the first step."""
+        """Run batches.shape[0] fused SGD steps on `net` (`_arrays`); flags = (store grads of last
+        step, apply last step's update); vel, opt: the update's extras (`_update`); drop, uid:
+        dropout (`_dropout`); step0: the run's step number of the first step. Returns the number
+        of steps completed (< n at a non-finite loss)."""
         indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, colptr, rowidx, perm, cp_off = net
         store_last, apply_last = flags[0], flags[1]
         dropping = drop[0] > 0.0
@@ -214,6 +209,7 @@ if HAVE_NUMBA:
         D = np.zeros(off[L + 1])
         G = np.zeros(off[L + 1] if dropping else 0)  # dropout's backward gains
         Z = np.zeros(sizes.max(), np.bool_)
+        gbuf = np.empty(data.shape[0] if opt is not None else 0)  # gradients for the extras' update
         for s in range(n_steps):
             for b in range(B):  # gather the batch: only inputs that still have weights
                 r = batches[s, b]
@@ -238,10 +234,12 @@ if HAVE_NUMBA:
                     for q in range(d0, d0 + sizes[l] * B):
                         D[q] = 0.0
                 rows = rows_act[ra_off[l] : ra_off[l + 1]]
-                _backward_rows(H, D, d0, off[l + 1], B, indptr[ip_off[l] :], indices, rows, nz_off[l], data, c, vel,
-                               opt, graw, store, store or apply_last or not last, l > 0)
-                if store and apply_last:  # the gradients kept for a hook, applied
-                    _apply(data, graw, c, vel, opt, nz_off[l], nz_off[l + 1])
+                upd = apply_last or not last
+                tobuf = store or opt is not None  # g kept (for a hook; or for the extras' own pass)
+                _backward_rows(H, D, d0, off[l + 1], B, indptr[ip_off[l] :], indices, rows, nz_off[l], data, c,
+                               graw if store else gbuf, tobuf, upd and not tobuf, l > 0)
+                if tobuf and upd:  # the update from the kept gradients: a loop that vectorises
+                    _apply(data, graw if store else gbuf, c, vel, opt, nz_off[l], nz_off[l + 1])
                 if l > 0 and dropping:
                     for q in range(d0, d0 + sizes[l] * B):
                         D[q] *= G[q]
@@ -251,21 +249,21 @@ if HAVE_NUMBA:
         return n_steps
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _backward_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, vel, opt, graw, store, act, back):
+    def _backward_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, gbuf, tobuf, act, back):
         """One layer, row by row (batched layout; rows: those that have weights): with `back`,
         the deltas of its inputs D_i = sum_k w_k D_j (old weights; f' is the caller's), and the
-        sampled outer product g = sum_b h_i d_j of each surviving weight, then stored in graw
-        (store) or used to update the weight (act). D_j is read once for both. A function of its
-        own with one `_update`: inlined into the step kernel next to another loop calling
-        `_update`, the extras' store to `vel` made LLVM's code ~10x slower."""
-        if not (act or back):
+        sampled outer product g = sum_b h_i d_j of each surviving weight, then kept in gbuf
+        (tobuf) or used at once for plain SGD's update (act). D_j is read once for both. The
+        extras' update is the caller's separate `_apply` pass: inside this loop, its store to
+        the momentum buffer made LLVM's code ~10x slower."""
+        if not (tobuf or act or back):
             return
         for i in rows:
             k0 = z0 + indptr[i]
             k1 = z0 + indptr[i + 1]
             hb = h0 + i * B
-            zero = _all_zero(H, hb, B)  # then g = 0: only the extras (decay, momentum) move these
-            if zero and not back and opt is None and not store:
+            zero = _all_zero(H, hb, B)  # then g = 0
+            if zero and not back and not tobuf:
                 continue
             for k in range(k0, k1):
                 jb = e0 + indices[k] * B
@@ -277,10 +275,10 @@ if HAVE_NUMBA:
                 if not zero:
                     for b in range(B):
                         g += H[_U(hb + b)] * D[_U(jb + b)]
-                if store:
-                    graw[k] = g
+                if tobuf:
+                    gbuf[k] = g
                 elif act:
-                    _update(data, k, c, g, vel, opt)
+                    _update(data, k, c, g, gbuf, None)  # plain SGD
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _steps_b1(X, y, batches, indptr, indices, rows32, cols32, data, ip_off, nz_off, rows_act, ra_off, sizes,
