@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.browser,
 CELL = 'from explorer import Explorer\nExplorer(dataset="fashion-mnist")\n'
 VIEWPORT = {"width": 1600, "height": 1000}
 STATUS = "() => document.querySelector('.explorer-status').innerText"
-# the |w| histogram's title: the figure holding the trace named "preview threshold"
-HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))
-  if ((gd.data || []).some(d => d.name === 'preview threshold')) return gd.layout.title.text; return null; }"""
+# the |w| histogram's title
+HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  const t = ((gd.layout || {}).title || {}).text || ''; if (t.startsWith('|w| of layer')) return t; } return null; }"""
 KEPT = ("() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText)"
         ".find(t => t.includes('would keep'))")
 

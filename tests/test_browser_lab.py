@@ -70,3 +70,44 @@ def test_dashboard_in_jupyterlab(tmp_path):
     # shows an update (views/base.py: FigureWidget loads plotly's module once per page for this)
     assert not errors, errors
     print(f"lab browser test: {time.time() - t_start:.1f} s (kernel idle after {t_idle:.1f} s)")
+
+
+def test_a_saved_notebook_reopens_with_its_figures(tmp_path):
+    """Issue 14: a saved notebook shows its dashboard again, not "model not found". With
+    JupyterLab's Save Widget State Automatically on (Binder's postBuild turns it on), the
+    notebook is run, saved, the server stopped; a new server (a new kernel) opens it, and the
+    figures come back from the saved widget state with the last step in their titles."""
+    pytest.importorskip("playwright.sync_api")
+    write_notebook(tmp_path / "dashboard.ipynb", CELL.replace("live=False", 'live=False, pace="fast"'))
+    settings = tmp_path / ".jupyter-home" / "settings" / "@jupyter-widgets" / "jupyterlab-manager"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text('{"saveState": true}')
+    viewport = {"width": 1400, "height": 1400}
+    with jupyter_lab(tmp_path) as url, browser_page(url + "lab/tree/dashboard.ipynb", viewport) as (page, errors):
+        page.locator("#jp-main-statusbar .jp-StatusBar-TextItem",
+                     has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
+                               timeout=60_000)
+        page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first.click()
+        page.wait_for_function(f"({STATUS})().includes(' done ')", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.keyboard.press("Control+s")
+        for _ in range(100):  # saved, with the widget state in its metadata
+            page.wait_for_timeout(200)
+            if b'"application/vnd.jupyter.widget-state+json"' in (tmp_path / "dashboard.ipynb").read_bytes():
+                break
+        assert not errors, errors
+    size = (tmp_path / "dashboard.ipynb").stat().st_size
+    assert size < 8_000_000  # plotly's 5 MB module saved once, not once per figure
+    with jupyter_lab(tmp_path) as url, browser_page(url + "lab/tree/dashboard.ipynb", viewport) as (page, errors):
+        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
+                               timeout=60_000)
+        try:
+            page.wait_for_function(f"(({HIST_TITLE})() || '').includes('at step 2,040')", timeout=30_000)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-reopened.png"))
+            print("title after reopening:", page.evaluate(HIST_TITLE))
+        assert page.locator("text=model not found").count() == 0
+    assert not errors, errors

@@ -158,11 +158,13 @@ class Explorer(Actions, Reruns, W.VBox):
                         c["share"], c["shared"]],
                        layout=W.Layout(width="350px", min_width="350px"))
         keys = list(v)
-        top = W.HBox([v[k].widget for k in keys[:2]])
-        rest = W.GridBox([v[k].widget for k in keys[2:]] + [self.history_panel],
-                         layout=W.Layout(grid_template_columns="repeat(2, 604px)", grid_gap="4px"))
-        main = W.VBox([top, self.replay, rest, self.whatif])
-        return [title, self.status, W.HBox([panel, main], layout=W.Layout(align_items="flex-start"))]
+        # every view keeps its width; the rows wrap in a narrower page (a JupyterLab notebook cell)
+        box = lambda w: W.Box([w], layout=W.Layout(min_width="604px", width="604px"))
+        wrap = W.Layout(flex_flow="row wrap", align_items="flex-start")
+        top = W.HBox([box(v[k].widget) for k in keys[:2]], layout=wrap)
+        rest = W.HBox([box(v[k].widget) for k in keys[2:]] + [box(self.history_panel)], layout=wrap)
+        main = W.VBox([top, self.replay, rest, self.whatif], layout=W.Layout(min_width="604px"))
+        return [title, self.status, W.HBox([panel, main], layout=wrap)]
 
     # -- config <-> widgets ---------------------------------------------------------------------------
     @property

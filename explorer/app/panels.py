@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..views.base import COLORS, FigureWidget, base_layout, placeholder
+from ..views.base import COLORS, FigureWidget, base_layout, placeholder, sync_figure
 from .history import RunHistory, describe
 
 
@@ -114,6 +114,7 @@ class HistoryPanel(W.VBox):
                                          marker=dict(size=3), name=f"#{e.number}", hovertext=describe(e.config))
             self.fig.layout.annotations = [] if rows else [placeholder("every finished run adds a row and a curve")]
             self.fig.layout.xaxis.autorange = bool(rows)
+        sync_figure(self.fig)
 
     def _selected(self):
         return [self.history.entries[k] for k in self.pick.value if k in self.history.entries]
@@ -191,6 +192,7 @@ class WhatIf(W.VBox):
                 f.layout.xaxis.autorange = f.layout.xaxis2.autorange = True
             f.layout.title.subtitle.text = (f"{describe(cfg)}; {len(mag)} magnitude, {len(rnd)} random, "
                                             f"{len(dense)} dense, {len(burn)} burn-in runs" if n else "")
+        sync_figure(f)
 
 
 def fill_in_configs(cfg) -> list:

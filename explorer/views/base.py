@@ -21,93 +21,14 @@ Board copies every figure into the saved state at the end of a run (`sync_state`
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from pathlib import Path
 
-import anywidget
 import numpy as np
-import plotly
-import plotly.graph_objects as go
-import traitlets
-from ipywidgets import widget_serialization
 
 from ..callbacks import Callback
 from ..stats import LOG_EDGES, log_histogram
-
-_PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"  # plotly's FigureWidget._esm
-
-# anywidget imports each widget's `_esm` from a fresh Blob URL and gives a model 2 s to get
-# ready. plotly's FigureWidget module is 5 MB: one import took 0.94 s in headless Chromium
-# here, six at once 5 s, so on a dashboard most figures missed the 2 s and never showed an
-# update (Voila, JupyterLab). This small module imports plotly's bundle once per page (the
-# first figure to start does it) and lets every figure use it. The bundle's text lives in ONE
-# widget per kernel (`PlotlyModule`), which every figure points at: a notebook saved with its
-# widget state (so that it reopens showing its figures) then holds the 5 MB once, not once
-# per figure.
-_SHARED_ESM = """
-const KEY = "__explorerPlotlyWidget";
-async function plotlyWidget() {
-  // the PlotlyModule widget starts the import when its model is made; figures made before it
-  // (a page rebuilt from saved state makes models in any order) wait for it
-  for (let i = 0; !globalThis[KEY] && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
-  if (!globalThis[KEY]) throw new Error("explorer: plotly's module never arrived (PlotlyModule widget missing)");
-  return globalThis[KEY];
-}
-async function widgetOf(model) {
-  if (!model.__explorerWidget) {
-    model.__explorerWidget = plotlyWidget().then(async (factory) => {
-      const w = factory();
-      await w.initialize({ model });
-      return w;
-    });
-  }
-  return model.__explorerWidget;
-}
-export default {
-  async initialize({ model }) { await widgetOf(model); },
-  async render({ model, el }) { return (await widgetOf(model)).render({ model, el }); },
-};
-"""
-
-_MODULE_ESM = """
-const KEY = "__explorerPlotlyWidget";
-export default {
-  initialize({ model }) {
-    if (!globalThis[KEY]) {
-      const url = URL.createObjectURL(new Blob([model.get("_bundle")], { type: "text/javascript" }));
-      globalThis[KEY] = import(url).then((m) => { URL.revokeObjectURL(url); return m.default; });
-    }
-  },
-};
-"""
-
-
-class PlotlyModule(anywidget.AnyWidget):
-    """plotly's browser module as text, once per kernel (see _SHARED_ESM); never displayed."""
-
-    _esm = _MODULE_ESM
-    _bundle = traitlets.Unicode("").tag(sync=True)
-    _instance = None
-
-    @classmethod
-    def shared(cls) -> PlotlyModule:
-        if cls._instance is None:
-            cls._instance = cls(_bundle=_PLOTLY_BUNDLE.read_text() if _PLOTLY_BUNDLE.is_file() else "")
-        return cls._instance
-
-
-class FigureWidget(go.FigureWidget):
-    """plotly's FigureWidget whose 5 MB browser module is loaded once per page, not per figure."""
-
-    _esm = _SHARED_ESM
-    _module = traitlets.Instance(PlotlyModule, allow_none=True).tag(sync=True, **widget_serialization)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._module = PlotlyModule.shared()
-
+from .figure import FigureWidget, PlotlyModule, sync_figure  # noqa: F401 -- the views import them from here
 
 COLORS = {"dense": "#1f77b4", "sparse": "#d62728", "ref": "#7f7f7f", "cut": "#2ca02c", "accent": "#ff7f0e",
           "regrown": "#9467bd"}
@@ -136,7 +57,7 @@ def log_ticks(values) -> dict:
     choice for a narrow range labels every digit (6, 3, 2, 9, 5), and its "D2" labels 0.5 as
     "5": both read as noise."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
-    if v.size == 0 or np.log10(v.max() / v.min()) > 0.9:
+    if v.size == 0 or np.log10(v.max() / v.min()) > 1.2:
         return dict(tickmode="auto", dtick=1, tickvals=None, ticktext=None)
     lo, hi = np.floor(np.log10(v.min())) - 1, np.ceil(np.log10(v.max())) + 1
     cands = sorted(m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5))
@@ -158,19 +79,6 @@ def log_schedule(total: int, burn_in: int = 0, early: int = 1000, n_early: int =
     tail = np.linspace(lo, total, n_late + 1).round().astype(np.int64) if total > lo else []
     steps = np.unique(np.concatenate([[0], head, tail, [burn_in, total]]).astype(np.int64))
     return steps[(steps >= 0) & (steps <= total)]
-
-
-def _plain(obj):
-    """A deep copy with numpy arrays and scalars as JSON lists and numbers."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return copy.deepcopy(obj)
 
 
 class Frame:
@@ -241,16 +149,7 @@ class View(Callback):
         self.draw_seconds += time.perf_counter() - t0
 
     def sync_state(self) -> None:
-        """Copy the figure into the widget's saved state. FigureWidget sends later edits as
-        one-off messages that a page built afterwards (Voila renders after the cell ran, a
-        reload) never sees; its saved state is only what it was constructed with. Arrays go in
-        as plain lists: plotly's browser side does not rebuild typed arrays from a notebook's
-        saved state (a saved dashboard then never finished loading)."""
-        self.fig._widget_data = _plain(self.fig._data)
-        self.fig._widget_layout = _plain(self.fig._layout_obj._props)
-        # sent even when traitlets sees no change (plotly may hold an equal value already): the
-        # browser's copy has been edited in place by the update messages since the last sync
-        self.fig.send_state(["_widget_data", "_widget_layout"])
+        sync_figure(self.fig)
 
     @staticmethod
     def title(fig, text: str, sub: str = "") -> None:

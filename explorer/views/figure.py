@@ -1,0 +1,117 @@
+"""The figure widget the views draw on: plotly's FigureWidget, with its 5 MB browser module
+loaded once per page and kept once per kernel, and `sync_figure`, which copies a figure into
+its saved widget state (for Voila, reloads and notebooks saved with their widgets).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import plotly
+import plotly.graph_objects as go
+import traitlets
+from ipywidgets import widget_serialization
+
+_PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"  # plotly's FigureWidget._esm
+
+# anywidget imports each widget's `_esm` from a fresh Blob URL and gives a model 2 s to get
+# ready. plotly's FigureWidget module is 5 MB: one import took 0.94 s in headless Chromium
+# here, six at once 5 s, so on a dashboard most figures missed the 2 s and never showed an
+# update (Voila, JupyterLab). This small module imports plotly's bundle once per page (the
+# first figure to start does it) and lets every figure use it. The bundle's text lives in ONE
+# widget per kernel (`PlotlyModule`), which every figure points at: a notebook saved with its
+# widget state (so that it reopens showing its figures) then holds the 5 MB once, not once
+# per figure.
+_SHARED_ESM = """
+const KEY = "__explorerPlotlyWidget";
+async function plotlyWidget() {
+  // the PlotlyModule widget starts the import when its model is made; figures made before it
+  // (a page rebuilt from saved state makes models in any order) wait for it
+  for (let i = 0; !globalThis[KEY] && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+  if (!globalThis[KEY]) throw new Error("explorer: plotly's module never arrived (PlotlyModule widget missing)");
+  return globalThis[KEY];
+}
+async function widgetOf(model) {
+  if (!model.__explorerWidget) {
+    model.__explorerWidget = plotlyWidget().then(async (factory) => {
+      const w = factory();
+      await w.initialize({ model });
+      return w;
+    });
+  }
+  return model.__explorerWidget;
+}
+export default {
+  // not awaited: a model made while plotly's module is still loading (the first figure of a
+  // page) must not miss the messages the kernel sends it meanwhile; render waits instead
+  initialize({ model }) { widgetOf(model); },
+  async render({ model, el }) { return (await widgetOf(model)).render({ model, el }); },
+};
+"""
+
+_MODULE_ESM = """
+const KEY = "__explorerPlotlyWidget";
+export default {
+  initialize({ model }) {
+    if (!globalThis[KEY]) {
+      const url = URL.createObjectURL(new Blob([model.get("_bundle")], { type: "text/javascript" }));
+      globalThis[KEY] = import(url).then((m) => { URL.revokeObjectURL(url); return m.default; });
+    }
+  },
+};
+"""
+
+
+class PlotlyModule(anywidget.AnyWidget):
+    """plotly's browser module as text, once per kernel (see _SHARED_ESM); never displayed."""
+
+    _esm = _MODULE_ESM
+    _bundle = traitlets.Unicode("").tag(sync=True)
+    _instance = None
+
+    @classmethod
+    def shared(cls) -> PlotlyModule:
+        if cls._instance is None:
+            cls._instance = cls(_bundle=_PLOTLY_BUNDLE.read_text() if _PLOTLY_BUNDLE.is_file() else "")
+        return cls._instance
+
+
+class FigureWidget(go.FigureWidget):
+    """plotly's FigureWidget whose 5 MB browser module is loaded once per page, not per figure."""
+
+    _esm = _SHARED_ESM
+    _module = traitlets.Instance(PlotlyModule, allow_none=True).tag(sync=True, **widget_serialization)
+
+    def __init__(self, *args, **kwargs):
+        module = PlotlyModule.shared()  # made (its comm opened) before the first figure's
+        super().__init__(*args, **kwargs)
+        self._module = module
+
+
+def sync_figure(fig) -> None:
+    """Copy a FigureWidget into its saved widget state. FigureWidget sends later edits as
+    one-off messages that a page built afterwards (Voila renders after the cell ran, a reload,
+    a saved notebook reopened) never sees; its saved state is only what it was constructed
+    with. Arrays go in as plain lists: plotly's browser side does not rebuild typed arrays from
+    a notebook's saved state (a saved dashboard then never finished loading)."""
+    fig._widget_data = _plain(fig._data)
+    fig._widget_layout = _plain(fig._layout_obj._props)
+    # sent even when traitlets sees no change (plotly may hold an equal value already): the
+    # browser's copy has been edited in place by the update messages since the last sync
+    fig.send_state(["_widget_data", "_widget_layout"])
+
+
+def _plain(obj):
+    """A deep copy with numpy arrays and scalars as JSON lists and numbers."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return copy.deepcopy(obj)
