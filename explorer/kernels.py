@@ -1,24 +1,21 @@
 """numba kernels: the fused sparse steps, the sparse forward, and the dense phase's elementwise loops.
 
-What is here, all on the flat arrays of a `net.SparseNet` or on `net.DenseWork` buffers:
-- `sparse_steps`: many fused SGD steps of the sparse phase in one call (forward, output
-  deltas, backward, sampled outer product, update), `_sparse_steps` for any batch size and
-  `_steps_b1`, its batch-1 specialisation;
-- `apply_raw`: apply stored raw gradients later (a step split around a hook), rounding as
-  the fused update does; `predict_net`: the sparse forward for evaluation;
+What is here, on the flat arrays of a `net.SparseNet` or on `net.DenseWork` buffers:
+- `sparse_steps`: many fused SGD steps of the sparse phase in one call (forward, output deltas,
+  backward, sampled outer product, update): `_sparse_steps` at any batch size, `_steps_b1` at 1;
+- `apply_raw`: stored raw gradients applied later (a step split around a hook), rounding as the
+  fused update does; `predict_net`: the sparse forward for evaluation;
 - `gather_rows`, `output_deltas`, `times_fprime`: the dense phase's loops (`net.dense_step`).
 
-Why hand-written: no library offers a sampled outer product (SDDMM) restricted to a CSR
-pattern with a fused update, and at batch 1 Python's overhead per step (a scipy product
-costs microseconds) is larger than the step's arithmetic. Activations of the batched kernel
-are stored unit-major / batch-minor, so that every inner loop over the batch is contiguous.
+Why hand-written: no library offers a sampled outer product (SDDMM) restricted to a CSR pattern
+with a fused update, and at batch 1 Python's overhead per step is larger than its arithmetic.
+The batched kernel stores activations unit-major / batch-minor: inner loops are contiguous.
 
-The math once: the output deltas and loss of one sample (`_output_delta`), f' (`_fprime`),
-the weight update (`_update`: plain SGD, or with momentum, weight decay and L1) and
-dropout (`_dropout`, with dropout.py's hash) are written once here, as small helpers
-inlined into every kernel that needs them (the readable numpy reference is in `net.py`).
-The extras are off unless asked: no update rule (opt None) and a dropout rate of 0 leave
-the plain arithmetic, bit for bit.
+The math once: the output deltas and loss of one sample (`_output_delta`), f' (`_fprime`), the
+weight update (`_update`: plain SGD, or with momentum, weight decay and L1) and dropout
+(`_dropout`, dropout.py's hash) are small helpers used by every kernel (the readable numpy
+reference is `net.py`). No update rule (opt None) and a dropout rate of 0 leave the plain
+arithmetic, bit for bit.
 
 Importable without numba: HAVE_NUMBA says whether the kernels exist; callers ask it.
 """
@@ -39,6 +36,7 @@ _FM = {"reassoc"}
 _NP_TANH_MIN = 256  # activations per level and step from which numpy's SIMD tanh pays (_tanh_inplace)
 _U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-index wraparound
 _NO_DROP, _NO_UID = np.zeros(3), np.zeros(0, np.int64)  # dropout rate 0: no dropout
+_SCATTER_MAX = 4096  # activations (units x batch) of a level up to which the forward scatters (32 KB)
 
 if HAVE_NUMBA:
     # -- the math, once: helpers inlined into every kernel below (compiled with its flags) --
@@ -155,33 +153,44 @@ if HAVE_NUMBA:
 
     # -- the sparse phase --------------------------------------------------------------------
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, Bs, drop, uid, G, step,
-                        Z):
-        """Forward pass over the first Bs of B samples held in H (level-major, unit-major,
-        batch-minor; level 0 already gathered), by column: each unit gathers its inputs in the
-        order the CSR rows would add them, so its sum stays in cache (one pass over its inputs'
-        rows instead of a scatter into its own). Inputs that are zero for the whole batch are
-        skipped (Z; images are mostly black). Shared by training and evaluation (which passes a
-        dropout rate drop[0] of 0: no dropout)."""
+    def _forward_levels(H, off, net, relu, B, Bs, drop, uid, G, step, Z):
+        """Forward pass over the first Bs of B samples in H (level-major, unit-major, batch-minor;
+        level 0 gathered); net: `_arrays`. Inputs zero for the whole batch are skipped (Z). A level
+        whose sums fit in L1 is scattered into from the CSR rows, a larger one filled by column
+        (CSC): each unit gathers its inputs, its sum stays in cache. Both add rows in ascending
+        order: the same bits. Training and evaluation (dropout rate drop[0] 0) share it."""
+        indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, colptr, rowidx, perm, cp_off = net
         L = sizes.shape[0] - 1
         u0 = 0
         for l in range(L):
             u0 += sizes[l]
-            h0, a0, c0, z0 = off[l], off[l + 1], cp_off[l], nz_off[l]
-            for i in range(sizes[l]):
-                Z[i] = _all_zero(H, h0 + i * B, Bs)
+            h0, a0, z0 = off[l], off[l + 1], nz_off[l]
+            for t in range(ra_off[l], ra_off[l + 1]):  # the inputs that have weights
+                Z[rows_act[t]] = _all_zero(H, h0 + rows_act[t] * B, Bs)
             for q in range(a0, a0 + sizes[l + 1] * B):
                 H[q] = 0.0
-            for j in range(sizes[l + 1]):
-                jb = a0 + j * B
-                for p in range(z0 + colptr[c0 + j], z0 + colptr[c0 + j + 1]):
-                    i = rowidx[p]
+            if sizes[l + 1] * B <= _SCATTER_MAX:
+                for t in range(ra_off[l], ra_off[l + 1]):
+                    i = rows_act[t]
                     if Z[i]:
                         continue
-                    w = data[perm[p]]
                     ib = h0 + i * B
-                    for b in range(Bs):
-                        H[_U(jb + b)] += w * H[_U(ib + b)]
+                    for k in range(z0 + indptr[ip_off[l] + i], z0 + indptr[ip_off[l] + i + 1]):
+                        w = data[k]
+                        jb = a0 + indices[k] * B
+                        for b in range(Bs):
+                            H[_U(jb + b)] += w * H[_U(ib + b)]
+            else:
+                for j in range(sizes[l + 1]):
+                    jb = a0 + j * B
+                    for p in range(z0 + colptr[cp_off[l] + j], z0 + colptr[cp_off[l] + j + 1]):
+                        i = rowidx[p]
+                        if Z[i]:
+                            continue
+                        w = data[perm[p]]
+                        ib = h0 + i * B
+                        for b in range(Bs):
+                            H[_U(jb + b)] += w * H[_U(ib + b)]
             if relu and l < L - 1:
                 for q in range(a0, a0 + sizes[l + 1] * B):
                     H[q] = max(H[q], 0.0)
@@ -216,8 +225,7 @@ if HAVE_NUMBA:
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[r, i] if i < nf else 1.0
-            _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, B, drop, uid, G,
-                            step0 + s, Z)
+            _forward_levels(H, off, net, relu, B, B, drop, uid, G, step0 + s, Z)
             o0 = off[L]  # output deltas and loss
             loss = 0.0
             for b in range(B):
@@ -250,12 +258,11 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _backward_rows(H, D, h0, e0, B, indptr, indices, rows, z0, data, c, gbuf, tobuf, act, back):
-        """One layer, row by row (batched layout; rows: those that have weights): with `back`,
-        the deltas of its inputs D_i = sum_k w_k D_j (old weights; f' is the caller's), and the
-        sampled outer product g = sum_b h_i d_j of each surviving weight, then kept in gbuf
-        (tobuf) or used at once for plain SGD's update (act). D_j is read once for both. The
-        extras' update is the caller's separate `_apply` pass: inside this loop, its store to
-        the momentum buffer made LLVM's code ~10x slower."""
+        """One layer, row by row (rows: those with weights): with `back` the deltas of its inputs
+        D_i = sum_k w_k D_j (old weights; f' is the caller's), and each weight's sampled outer
+        product g = sum_b h_i d_j, kept in gbuf (tobuf) or used at once by plain SGD (act); D_j
+        read once for both. The extras' update is the caller's `_apply` pass: in this loop, its
+        store to the momentum buffer made LLVM's code ~10x slower."""
         if not (tobuf or act or back):
             return
         for i in rows:
@@ -382,8 +389,7 @@ if HAVE_NUMBA:
                 for t in range(ra_off[0], ra_off[1]):
                     i = rows_act[t]
                     H[i * B + b] = X[s0 + b, i] if i < nf else 1.0
-            _forward_levels(H, off, colptr, rowidx, perm, cp_off, nz_off, data, sizes, relu, B, Bs, _NO_DROP, _NO_UID,
-                            H, 0, Z)
+            _forward_levels(H, off, net, relu, B, Bs, _NO_DROP, _NO_UID, H, 0, Z)
             for j in range(sizes[L]):
                 for b in range(Bs):
                     out[s0 + b, j] = H[off[L] + j * B + b]
@@ -394,12 +400,11 @@ if HAVE_NUMBA:
 
 def sparse_steps(net, X, y, batches, relu, lr, losses, graw=None, store_last=False, apply_last=True, rule=None,
                  vel=None, drop=None, step0=0) -> int:
-    """Fused steps on the SparseNet `net` for the sample indices `batches` (n_steps, B): the
-    batch loss of step s goes to losses[s]; with store_last the last step's raw gradients
-    (aligned with net.data) go to `graw`, and without apply_last its update is left to
-    `apply_raw`. `rule` (net.UpdateRule) and `vel` (momentum buffer aligned with net.data):
-    the update's extras; `drop` = (p, seed): dropout, step s of the call being the run's
-    step step0 + s. Returns the steps done (fewer at a non-finite loss)."""
+    """Fused steps on the SparseNet `net` for the sample indices `batches` (n_steps, B), losses to
+    losses[s]; store_last: the last step's raw gradients (aligned with net.data) to `graw`, its
+    update left to `apply_raw` without apply_last. `rule` (net.UpdateRule), `vel` (momentum,
+    aligned with net.data): the update's extras; `drop` = (p, seed): dropout, step s being the
+    run's step0 + s. Returns the steps done (fewer at a non-finite loss)."""
     if graw is None:
         graw = np.empty(0)
     B = batches.shape[1]
@@ -423,8 +428,7 @@ def apply_raw(net, graw, lr: float, B: int, rule=None, vel=None) -> None:
 
 
 def _extras(net, rule, lr, B, vel, dummy):
-    """(opt, vel) for the kernels: opt None for plain SGD; else the rule's numbers and a
-    momentum buffer aligned with net.data (scratch zeros when momentum is 0)."""
+    """(opt, vel): opt None for plain SGD, else the rule's numbers and a momentum buffer (scratch if mu = 0)."""
     if rule is None or rule.plain:
         return None, dummy
     if vel is None or len(vel) != len(net.data):
@@ -435,8 +439,7 @@ def _extras(net, rule, lr, B, vel, dummy):
 
 
 def predict_net(net, X: np.ndarray, relu: bool, block: int = 64) -> np.ndarray:
-    """Output scores (n, C) of a SparseNet for raw float32 or float64 inputs X (read as they
-    are), with the training kernels' forward in blocks of `block` samples."""
+    """Output scores (n, C) of a SparseNet for raw float32/64 inputs X, by the training forward in blocks."""
     out = np.empty((len(X), int(net.sizes[-1])))
     _forward_batched(np.ascontiguousarray(X), _arrays(net), relu, out, block)
     return out

@@ -5,6 +5,7 @@
     cut_steps(t0, end, every)                       the steps of a gradual run's cuts
     cosine_fraction(t, t0, t_end, f0)               RigL (Evci et al. 2020): decayed drop fraction
     rewire_steps(t0, every, until, total)           the steps at which a run rewires
+    structure_steps(...)                            both, in order: what the trainer stops at
 
 Steps count as `trainer.state.step` does: burn-in included, so t0, the end of the burn-in, is
 `burn_in`, and a run's last step is burn_in + steps.
@@ -92,3 +93,16 @@ def cosine_fraction(t: int, t0: int, t_end: int, f0: float) -> float:
 def rewire_steps(t0: int, every: int, until: int, total: int) -> list[int]:
     """t0 + every, t0 + 2 every, ... before `until` and before the run's last step `total`."""
     return list(range(t0 + every, min(until, total), every))
+
+
+def structure_steps(t0: int, total: int, schedule: Schedule, rewire_every: int | None = None,
+                    rewire_until: int | None = None) -> list[tuple[int, str]]:
+    """The steps after the cut at t0 at which a run's pattern changes, in order, each with what
+    happens there ("cut" of a gradual schedule, "rewire"; a cut before a rewiring at one step)."""
+    events = []
+    if schedule.kind == "gradual":
+        events += [(t, 0, "cut") for t in cut_steps(t0, schedule.end, schedule.every)]
+    if rewire_every:
+        events += [(t, 1, "rewire") for t in rewire_steps(t0, rewire_every, total if rewire_until is None
+                                                           else rewire_until, total)]
+    return [(t, what) for t, _, what in sorted(events)]

@@ -95,7 +95,9 @@ class Trainer:
         self.engine = DenseEngine(weights, d, cfg.activation == "relu", cfg.batch_size, self.update_rule, self._drop)
         self.masks_ = None  # the keep-masks of the cut (full shape), for every layer
         self.rewiring = parse_rewire(cfg.rewire)
-        self._events = self._structure_steps()
+        rewiring = self.rewiring.name != "none"  # the steps at which the pattern changes after the cut
+        self._events = S.structure_steps(cfg.burn_in, self.total_steps, S.parse_schedule(cfg.prune_schedule),
+                                         cfg.rewire_every if rewiring else None, cfg.rewire_until_step())
         self._targets = {}  # a gradual run's budget per cut layer (set at the first cut)
         self.lr = float(cfg.lr)
         self.lr_changes_: list = []
@@ -226,7 +228,7 @@ class Trainer:
                     self._cut_due = True
                 if self._cut_due:
                     self._cut()
-                if self._events and self._events[0][0] <= s.step:
+                while self._events and self._events[0][0] <= s.step:
                     self._restructure()
                 if s.step >= limit:
                     break
@@ -338,53 +340,50 @@ class Trainer:
         self.state.seconds["prune"] += time.perf_counter() - t0
         self.callbacks.call("on_prune", self)
 
-    def _structure_steps(self) -> list:
-        """The steps (and what happens at each) at which the sparse pattern changes after the
-        cut: gradual cuts, then rewirings, in step order (schedule.py)."""
-        cfg, sched = self.config, S.parse_schedule(self.config.prune_schedule)
-        events = []
-        if sched.kind == "gradual":
-            events += [(t, 0, "cut") for t in S.cut_steps(cfg.burn_in, sched.end, sched.every)]
-        if self.rewiring.name != "none":
-            events += [(t, 1, "rewire") for t in S.rewire_steps(cfg.burn_in, cfg.rewire_every,
-                                                                cfg.rewire_until_step(), self.total_steps)]
-        return [(t, what) for t, _, what in sorted(events)]
-
     def _restructure(self) -> None:
-        """The pattern changes due now: a gradual cut (each cut layer keeps its largest |w|,
-        as many as the cubic schedule says; then compaction unless rewiring) fires on_prune;
-        a rewiring (rewire.py) fires on_rewire with state.last_rewire."""
-        s, cfg = self.state, self.config
-        t0 = time.perf_counter()
+        """The pattern change due now (at a step of schedule.structure_steps)."""
         _, what = self._events.pop(0)
+        t0 = time.perf_counter()
         if what == "cut":
-            sched = S.parse_schedule(cfg.prune_schedule)
-            layers = {l: self.engine.layer(l) for l in range(len(self.layer_shapes))}
-            for l, n_final in self._targets.items():
-                pos, vals, vel = layers[l]
-                n = S.cubic_count(s.step, cfg.burn_in, sched.end, n_final, self.state.layers[l].n_total)
-                keep = np.sort(np.argsort(np.abs(vals), kind="stable")[max(len(vals) - n, 0):])
-                layers[l] = (pos[keep], vals[keep], None if vel is None else vel[keep])
-            units = None
-            if self.rewiring.name == "none":
-                units, sel = compact_positions(self.layer_shapes, [layers[l][0] for l in sorted(layers)])
-                layers = {l: tuple(None if a is None else a[sel[l]] for a in layers[l]) for l in layers}
-            self.engine.set_layers(layers, units)
-            s.seconds["prune"] += time.perf_counter() - t0
+            self._gradual_cut()
+            self.state.seconds["prune"] += time.perf_counter() - t0
             self.callbacks.call("on_prune", self)
-            return
-        t, kind = s.step, self.rewiring.kind
-        until = cfg.rewire_until_step()
-        fraction = S.cosine_fraction(t, cfg.burn_in, until, self.rewiring.value) if kind.cosine else self.rewiring.value
+        else:
+            self.state.last_rewire = self._rewire()
+            self.state.rewirings += 1
+            self.state.seconds["rewire"] += time.perf_counter() - t0
+            self.callbacks.call("on_rewire", self)
+
+    def _gradual_cut(self) -> None:
+        """A cut of a gradual schedule: each cut layer keeps its largest |w|, as many as the cubic
+        schedule says for this step; then dead units are compacted away (unless rewiring)."""
+        cfg, step = self.config, self.state.step
+        end = S.parse_schedule(cfg.prune_schedule).end
+        layers = {l: self.engine.layer(l) for l in range(len(self.layer_shapes))}
+        for l, n_final in self._targets.items():
+            pos, vals, vel = layers[l]
+            n = S.cubic_count(step, cfg.burn_in, end, n_final, self.state.layers[l].n_total)
+            keep = np.sort(np.argsort(np.abs(vals), kind="stable")[max(len(vals) - n, 0) :])
+            layers[l] = (pos[keep], vals[keep], None if vel is None else vel[keep])
+        units = None
+        if self.rewiring.name == "none":
+            units, sel = compact_positions(self.layer_shapes, [layers[l][0] for l in sorted(layers)])
+            layers = {l: tuple(None if a is None else a[sel[l]] for a in layers[l]) for l in layers}
+        self.engine.set_layers(layers, units)
+
+    def _rewire(self):
+        """A rewiring of the cut layers (rewire.py): the drop fraction of this step (RigL's
+        decays), RigL's gradient samples [seed, 4, step], the regrowth stream [seed, 3, step]."""
+        cfg, t, kind = self.config, self.state.step, self.rewiring.kind
+        f = self.rewiring.value
+        if kind.cosine:
+            f = S.cosine_fraction(t, cfg.burn_in, cfg.rewire_until_step(), f)
         batch = None
         if kind.gradient:
             idx = np.random.default_rng([cfg.seed, 4, t]).integers(0, self.data.n_train, cfg.rewire_batch)
             batch = (self.data.X[idx], self.data.y[idx])
-        s.last_rewire = rewire_engine(self.engine, cfg.pruned_layer_indices(), self.rewiring, fraction,
-                                      np.random.default_rng([cfg.seed, 3, t]), t, cfg.init_scale, batch)
-        s.rewirings += 1
-        s.seconds["rewire"] += time.perf_counter() - t0
-        self.callbacks.call("on_rewire", self)
+        return rewire_engine(self.engine, cfg.pruned_layer_indices(), self.rewiring, f,
+                             np.random.default_rng([cfg.seed, 3, t]), t, cfg.init_scale, batch)
 
     def _evaluate(self) -> None:
         t0 = time.perf_counter()

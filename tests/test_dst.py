@@ -172,7 +172,8 @@ def test_gradual_schedule_counts_at_each_cut(digits):
         assert alive[0] <= S.cubic_count(step, 40, 300, 200, n0)  # compaction may take a few more
         assert alive[0] >= S.cubic_count(step, 40, 300, 200, n0) - 65
     assert cb.cuts[0][1][0] == n0 and t.results_["weights_alive"][0] <= 200
-    no_compaction = Trainer(c.replace(rewire="set:0.1", rewire_every=1000), callbacks=[cb2 := Cuts()]).fit(digits)
+    no_compaction = Trainer(c.replace(rewire="set:0.1", rewire_every=100), callbacks=[cb2 := Cuts()]).fit(digits)
+    assert no_compaction.results_["rewirings"] == 3  # steps 140, 240, 340: between the cuts, the budget kept
     assert [a[0] for _, a, _ in cb2.cuts] == [S.cubic_count(s, 40, 300, 200, n0) for s, _, _ in cb2.cuts]
     assert no_compaction.results_["weights_alive"][0] == 200
 
