@@ -113,8 +113,11 @@ class CallbackList:
         return any(_overrides(cb, "on_step_begin") or _overrides(cb, "on_after_backward") for cb in due)
 
     @staticmethod
-    def wants_gradients(due) -> bool:
-        return any(getattr(cb, "needs_gradients", False) for cb in due)
+    def wants_gradients(due, step: int | None = None) -> bool:
+        """Does a due callback need gradients at `step`? One with `needs_gradients` does, unless
+        it has a `gradients_at(step)` method that says no (e.g. only at its recorded steps)."""
+        return any(getattr(cb, "needs_gradients", False)
+                   and (step is None or not hasattr(cb, "gradients_at") or cb.gradients_at(step)) for cb in due)
 
     def call(self, event: str, trainer, only=None):
         t0 = time.perf_counter()

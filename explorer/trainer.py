@@ -271,7 +271,7 @@ class Trainer:
             t1 = time.perf_counter()
             self.engine.apply_stored(self.lr)
             self._clock(time.perf_counter() - t1, 1)
-        elif not self._steps(1, store=CallbackList.wants_gradients(due)):
+        elif not self._steps(1, store=CallbackList.wants_gradients(due, end)):
             return
         self._sec_per_step = max((time.perf_counter() - t0) / n, 1e-7)
         if due:

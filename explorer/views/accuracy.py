@@ -121,6 +121,11 @@ class AccuracyLoss(View):
         keep = [i for i, y in enumerate(ys) if y is not None and math.isfinite(y) and y > 0]
         return [xs[i] for i in keep], [ys[i] for i in keep]
 
+    def signature(self, frame: Frame):
+        ref = self._ref
+        return (len(frame.records), frame.step, len(frame.evals), len(frame.events), frame.board.index,
+                None if ref is None else (len(ref.loss), len(ref.evals)))
+
     def draw(self, frame: Frame):
         f = self.fig
         if frame.trainer is not None:  # the whole run's steps, from before Run on

@@ -8,7 +8,8 @@ A `Board` (a Callback) drives any number of views:
     trainer's progress (step, phase, interval-mean loss, us/sample, weights alive, lr) and
     what each view samples (`View.sample(trainer)`: counts and small arrays, never a copy of
     a large layer). Every view replays any record (`Board.show(i)`, TensorBoard's shared step);
-  * frames: while a run goes, at most `fps` times a second, it takes a live record and
+  * frames: while a run goes, at most `fps` times a second (6: the issue asks for 5 or more),
+    it takes a live record and
     redraws every view in one frame -- one clock for the whole dashboard instead of a budget
     per view; the start, the cut and the end are always drawn. A view's title says the step
     of the record it draws;
@@ -71,7 +72,7 @@ def placeholder(text: str) -> dict:
                 font=dict(size=12, color="#888"), name="placeholder")
 
 
-def log_schedule(total: int, burn_in: int = 0, early: int = 1000, n_early: int = 40, n_late: int = 40) -> np.ndarray:
+def log_schedule(total: int, burn_in: int = 0, early: int = 1000, n_early: int = 32, n_late: int = 32) -> np.ndarray:
     """Steps to record: log-spaced over 0..min(early, total), as many evenly spaced after, the
     end of the burn-in (the cut) and the last step. Sorted, unique, int64."""
     lo = min(early, total)
@@ -114,8 +115,10 @@ class View(Callback):
 
     key = "view"
     needs_gradients = False
+    live_sample = True  # sampled at every frame; False: only at recorded steps (costly samples), and
+    #                     a frame between two records shows the last record's
 
-    def __init__(self, every: int | None = None, fps: float = 10.0):
+    def __init__(self, every: int | None = None, fps: float = 6.0):
         """`every`: record and draw every N steps (deterministic; for tests and scripts) instead
         of the log-spaced schedule and the clock; `fps`: live frames a second when on its own."""
         self.draws = 0  # redraws done (for tests and benchmarks)
@@ -139,6 +142,11 @@ class View(Callback):
 
     def draw(self, frame: Frame) -> None:
         """Write the figure for `frame` (inside batch_update)."""
+
+    def signature(self, frame: Frame):
+        """What the figure depends on in `frame`; the Board skips a redraw when it has not changed
+        since the last one (None: always redraw)."""
+        return None
 
     # -- drawing ------------------------------------------------------------------------------
     def render(self, frame: Frame) -> None:
@@ -216,8 +224,8 @@ class Board(Callback):
     N-th step instead of `log_schedule` (and draw at each record, no clock: deterministic).
     """
 
-    def __init__(self, views, fps: float | None = 10.0, every: int | None = None, n_early: int = 40,
-                 n_late: int = 40):
+    def __init__(self, views, fps: float | None = 6.0, every: int | None = None, n_early: int = 32,
+                 n_late: int = 32):
         self.views = list(views)
         for v in self.views:
             v.host = self
@@ -236,6 +244,13 @@ class Board(Callback):
     def needs_gradients(self) -> bool:
         return any(v.needs_gradients for v in self.views)
 
+    def gradients_at(self, step: int) -> bool:
+        """Gradients are worth computing at a recorded step, or at any frame if a view samples
+        them live (the |g| histogram)."""
+        if self._step_counted or any(v.needs_gradients and v.live_sample for v in self.views):
+            return True
+        return self.schedule is not None and step in self._scheduled()
+
     def clear(self) -> None:
         self.records: list[dict] = []
         self.evals: list[dict] = []
@@ -245,6 +260,7 @@ class Board(Callback):
         self._last_frame = -math.inf
         self.index = None
         for v in self.views:
+            v._signature = None
             v.clear()
 
     # -- recording ----------------------------------------------------------------------------
@@ -259,8 +275,12 @@ class Board(Callback):
                "us_per_sample": 1e6 * (s.compute_seconds - sec0) / (n * s.batch_size) if n > 0 else None,
                "samples": {}}
         cache: dict = {}
+        last = self.records[-1]["samples"] if self.records else {}
         for v in self.views:
-            out = v.sample(trainer, cache)
+            if keep or v.live_sample:
+                out = v.sample(trainer, cache)
+            else:  # a costly sample between two records: the last record's stands
+                out = last.get(v.key)
             if out is not None:
                 rec["samples"][v.key] = out
         if keep:
@@ -350,6 +370,10 @@ class Board(Callback):
             rec, upto = self.live, len(self.records)
         f = Frame(self, rec, upto)
         for v in self.views:
+            sig = v.signature(f)
+            if sig is not None and sig == getattr(v, "_signature", None):
+                continue
+            v._signature = sig
             v.render(f)
         self._last_frame = time.perf_counter()
         self.frames += 1

@@ -23,8 +23,9 @@ DECILES = [str(i) for i in range(1, 11)]
 class GradientFeedback(View):
     key = "feedback"
     needs_gradients = True
+    live_sample = False  # the statistics at recorded steps only (gradients are computed there)
 
-    def __init__(self, layer: int = 0, max_n: int = 2**14, every: int | None = None, width: int | None = 600,
+    def __init__(self, layer: int = 0, max_n: int = 2**13, every: int | None = None, width: int | None = 600,
                  height: int = 340):
         super().__init__(every)
         self.layer, self.max_n = layer, max_n
@@ -61,14 +62,15 @@ class GradientFeedback(View):
         return {"deciles": np.asarray(fb.decile_means), "spearman": float(fb.spearman),
                 "ratio": float(fb.top_bottom_ratio)}
 
+    def signature(self, frame: Frame):
+        return len(frame.records), frame.board.index
+
     def draw(self, frame: Frame):
         if frame.trainer is not None:
             self.fig.layout.xaxis2.range = [0, frame.trainer.total_steps]
         xs, ys = frame.series(self, "spearman")
-        s, step = frame.sample(self), frame.step
-        if s is not None and frame.live and (not xs or xs[-1] != step):
-            xs, ys = [*xs, step], [*ys, s["spearman"]]
-        if s is None:  # no gradients at this very step: the last step that had them
+        s, step = (frame.sample(self), frame.step) if not frame.live else (None, None)
+        if s is None:  # the last recorded step with gradients (at or before the step drawn)
             r = next((r for r in reversed(frame.records) if self.key in r["samples"]), None)
             if r is None:
                 return

@@ -22,6 +22,7 @@ _CENTERS = np.log10(np.sqrt(LOG_EDGES[:-1] * LOG_EDGES[1:]))
 
 class HistogramOverTime(View):
     key = "heatmap"
+    live_sample = False  # a column per record; between records the last one stands
 
     def __init__(self, layer: int = 0, every: int | None = None, width: int | None = 600, height: int = 420):
         super().__init__(every)
@@ -30,7 +31,8 @@ class HistogramOverTime(View):
         layout = base.layout.to_plotly_json()
         layout.update(base_layout(f"log10 |w| of layer {layer} over steps", height=height, width=width,
                                   legend=False, margin=dict(l=60, r=20, t=58, b=46)))
-        layout["xaxis"].update(title=dict(text="step (one column per record: log-spaced to 1,000, then even)"))
+        layout["xaxis"].update(title=dict(text="step (one column per record: log-spaced to 1,000, then even)"),
+                               type="category")
         layout["yaxis"].update(title=dict(text="log10 |w|"))
         layout["xaxis2"].update(title=dict(text="log10 |w| at the step drawn"))
         layout["yaxis2"].update(type="log", title=dict(text="weights"), exponentformat="power", dtick=1)
@@ -40,7 +42,7 @@ class HistogramOverTime(View):
                 go.Heatmap(name="log10(1+count)", x=[], y=[], z=[], colorscale="Viridis", showscale=True,
                            colorbar=dict(title=dict(text="log10(1+n)", side="right"), len=0.62, y=1.0,
                                          yanchor="top", thickness=12),
-                           xaxis="x", yaxis="y", hovertemplate="%{customdata}<br>log10|w| %{y:.1f}<br>"
+                           xaxis="x", yaxis="y", hovertemplate="step %{x}<br>log10|w| %{y:.1f}<br>"
                                                                "log10(1+n) %{z:.2f}<extra></extra>"),
                 go.Scatter(name="step drawn", x=[], y=[], mode="lines", xaxis="x", yaxis="y",
                            line=dict(color="white", width=1.5, dash="dot"), showlegend=False),
@@ -66,6 +68,9 @@ class HistogramOverTime(View):
             C[h["lo"] - lo : h["lo"] - lo + len(h["counts"]), j] = h["counts"]
         return np.array([r["step"] for r in recs]), _CENTERS[lo:hi], C
 
+    def signature(self, frame: Frame):
+        return len(frame.records), frame.board.index
+
     def draw(self, frame: Frame):
         steps, ys, C = self.columns(frame)
         f = self.fig
@@ -73,14 +78,16 @@ class HistogramOverTime(View):
         if n == 0:
             return
         f.layout.annotations = []
-        labels = [f"step {s:,}" for s in steps]
-        f.data[0].update(x=np.arange(n), y=np.round(ys, 2), z=np.round(np.log10(1 + C), 3),
-                         customdata=np.tile(np.array(labels, dtype=object), (max(len(ys), 1), 1)))
+        labels = []  # one category per column: the step (a second column at the same step, the cut's, marked)
+        for s in steps:
+            label = f"{s:,}"
+            labels.append(label + " (cut)" if labels and labels[-1] == label else label)
+        f.data[0].update(x=labels, y=np.round(ys, 2), z=np.round(np.log10(1 + C), 3))
         ticks = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
-        f.layout.xaxis.update(tickvals=ticks, ticktext=[f"{steps[i]:,}" for i in ticks], range=[-0.5, n - 0.5])
+        f.layout.xaxis.update(tickvals=[labels[i] for i in ticks], ticktext=[labels[i] for i in ticks])
         s = frame.sample(self)
         i = n - 1 if frame.live else int(np.searchsorted(steps, frame.step, side="right")) - 1
-        f.data[1].update(x=[i, i], y=[ys[0], ys[-1]] if len(ys) else [])
+        f.data[1].update(x=[labels[i], labels[i]], y=[ys[0], ys[-1]] if len(ys) else [])
         h = s["abs"] if s is not None else None
         if h is not None and len(h["counts"]):
             f.data[2].update(x=np.round(np.log10(bin_centers(h)), 3), y=h["counts"])

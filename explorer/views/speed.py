@@ -50,6 +50,9 @@ class Speed(View):
             recs.append(frame.record)
         return recs
 
+    def signature(self, frame: Frame):
+        return len(frame.records), frame.step, frame.board.index
+
     def draw(self, frame: Frame):
         if frame.trainer is not None:
             self.fig.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]

@@ -62,8 +62,9 @@ def tile(W: np.ndarray, image_shape, cols: int) -> np.ndarray:
 
 class Survivors(View):
     key = "survivors"
+    live_sample = False  # images at recorded steps; between records the last ones stand
 
-    def __init__(self, n_units: int = 16, cols: int = 4, snapshots: int = 16, image_shape=None,
+    def __init__(self, n_units: int = 16, cols: int = 4, snapshots: int = 8, image_shape=None,
                  every: int | None = None, width: int | None = 600, height: int = 340):
         super().__init__(every)
         self.n_units, self.cols = n_units, cols
@@ -94,9 +95,17 @@ class Survivors(View):
 
     def clear(self):
         self._snaps.clear()
-        self.stability, self.units = None, None
+        self.stability, self.units, self._last, self._n = None, None, None, 0
 
     def sample(self, trainer, cache) -> dict:
+        s = trainer.state
+        self._n = getattr(self, "_n", 0) + 1
+        if self._n % 2 == 0 and s.phase == "train" and s.step < trainer.total_steps and self._last is not None:
+            return self._last  # images change slowly: every other record, and always at the cut and the end
+        self._last = self._sample(trainer)
+        return self._last
+
+    def _sample(self, trainer) -> dict:
         s = trainer.state
         lv = s.layers[0]
         W = lv.weights()
@@ -112,7 +121,8 @@ class Survivors(View):
             units = np.arange(min(self.n_units, W.shape[1]))
         self.units = units
         cols = W[:-1][:, units]
-        return {"cols": cols.astype(np.float32), "alive": int((cols != 0).sum()), "stability": self.stability}
+        return {"cols": cols.astype(np.float32), "alive": int((cols != 0).sum()), "stability": self.stability,
+                "step": s.step}
 
     def _stability(self, trainer) -> None:
         cfg = trainer.config
@@ -122,6 +132,9 @@ class Survivors(View):
             self.stability = mask_stability(list(zip(*self._snaps.columns)), cfg.prune, rng=cut_rng(cfg.seed))
         except ExplorerError:
             self.stability = None
+
+    def signature(self, frame: Frame):
+        return id(frame.sample(self)), frame.board.index
 
     def draw(self, frame: Frame):
         s = frame.sample(self)
@@ -148,5 +161,5 @@ class Survivors(View):
         n = cols.shape[1]
         sub = "right: how much a cut made earlier would keep of the cut made" if st is not None else (
             "right: after the burn-in, how much an earlier cut would have kept of the cut made")
-        self.title(f, f"input weights of {n} hidden units at step {frame.step:,}: {s['alive']:,} of "
+        self.title(f, f"input weights of {n} hidden units at step {s['step']:,}: {s['alive']:,} of "
                       f"{cols.size:,} alive", sub)

@@ -99,18 +99,24 @@ class WeightHistogram(View):
             self.fig.layout.xaxis.dtick = None if mode == "signed" else 1
             self.fig.layout.xaxis.title.text = MODES[mode]
             self.fig.layout.yaxis.title.text = "gradients" if mode == "grad" else "weights"
-        self.board.frame(force=True)
+        b = self.board
+        if b.trainer is not None and b.trainer.is_setup and b.index is None:
+            b.take(b.trainer, keep=False)  # the current state, sampled in the new mode
+        b.frame(force=True)
 
     # -- recording ---------------------------------------------------------------------------
     def sample(self, trainer, cache) -> dict:
+        """|w| always; the signed histogram and |g| only in their modes (a record made in another
+        mode has none: the figure says so)."""
         lv = trainer.state.layers[self.layer]
         v = lv.values
         h = layer_histogram(trainer, cache, self.layer)
-        counts, m = signed_counts(v)
+        counts, m = signed_counts(v) if self.mode == "signed" else (None, None)
         if lv.pruned and self._cut is None and lv.n_alive:
             self._cut = float(np.abs(v).min())
         return {"abs": h, "signed": (m, counts),
-                "grad": layer_histogram(trainer, cache, self.layer, "g") if trainer.state.has_gradients else None,
+                "grad": (layer_histogram(trainer, cache, self.layer, "g")
+                         if self.mode == "grad" and trainer.state.has_gradients else None),
                 "alive": lv.n_alive, "total": lv.n_total, "cut": self._cut if lv.pruned else None}
 
     # -- the prune preview -------------------------------------------------------------------
@@ -189,6 +195,11 @@ class WeightHistogram(View):
             sub = f"{h['n']:,} gradients; {h['zeros']:,} exact zeros not drawn"
         elif self.mode == "signed":
             m, counts = s["signed"]
+            if counts is None:
+                f.data[0].update(x=[], y=[])
+                self.title(f, f"w of layer {self.layer} at step {step:,}",
+                           "signed values are recorded from the step this mode is chosen on: Run or Step")
+                return
             edges = np.linspace(-m, m, SIGNED_BINS + 1)
             x, y = (edges[:-1] + edges[1:]) / 2, counts
             meta = {"zeros": pruned, "under": 0, "over": 0, "n": s["total"]}
