@@ -5,33 +5,29 @@ keep training with truly sparse compute -- and watch why it works.
     trainer = Trainer(RunConfig(hidden=(128,), prune="halving:5")).fit(load("auto"))
     trainer.results_
 
-Importing the package loads the core only (config, trainer, callbacks and what they use).
-`load`, `sweep` and the widget dashboard `Explorer` are imported on first use, so the core
-never needs pooch, process pools, plotly or ipywidgets.
+Every name here is imported on first use (PEP 562), so `import explorer` is instant (the
+`explorer` command installs its Ctrl-C handling before numpy, numba or anything else loads),
+and the core never needs pooch, process pools, plotly or ipywidgets until they are asked for.
 """
 
-from .callbacks import Callback, CallbackError, Progress, Recorder
-from .config import RunConfig
-from .errors import ConfigError, DataError, ExplorerError
-from .trainer import Trainer
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["Callback", "CallbackError", "ConfigError", "DataError", "Explorer", "ExplorerError", "Progress",
-           "Recorder", "RunConfig", "Trainer", "load", "sweep"]
+_WHERE = {"Callback": "callbacks", "CallbackError": "callbacks", "Progress": "callbacks", "Recorder": "callbacks",
+          "RunConfig": "config", "ConfigError": "errors", "DataError": "errors", "ExplorerError": "errors",
+          "Trainer": "trainer", "load": "data", "sweep": "sweeps", "Explorer": "app"}
+
+__all__ = sorted(_WHERE)
 
 
-def __getattr__(name):  # lazy: data (pooch), sweeps (process pools), the dashboard (plotly, ipywidgets)
-    if name == "load":
-        from .data import load
-
-        return load
-    if name == "sweep":
-        from .sweeps import sweep
-
-        return sweep
-    if name == "Explorer":
-        from .app import Explorer
-
-        return Explorer
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value  # the next access does not come here
+        return value
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE])

@@ -211,7 +211,8 @@ class RunConfig:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         if p is not None:
             if not p.is_file():
-                what = "is a folder" if p.is_dir() else "does not exist"
+                what = ("is a folder" if p.is_dir() else "is not a regular file (a device, FIFO or socket)"
+                        if p.exists() else "does not exist")
                 raise ConfigError(f"config file {str(p)!r} {what}; pass a path to a JSON file")
             try:
                 text = p.read_bytes().decode("utf-8")
