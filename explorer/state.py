@@ -64,6 +64,12 @@ class LayerView:
     def mask(self) -> np.ndarray:
         return self._t.engine.mask(self.index)
 
+    def positions(self) -> np.ndarray:
+        """Flat positions i * n_out + j of the weights still trained, sorted and aligned with
+        `values`: O(surviving weights) after the cut (every position while dense)."""
+        e = self._t.engine
+        return e.net.positions(self.index) if self.sparse else np.arange(self.n_total)
+
     def gradients(self) -> np.ndarray | None:
         g = self.grad_values
         return None if g is None else self._t.engine.dense(self.index, g)
