@@ -95,7 +95,8 @@ class RunConfig:
                                           "from there to step END (burn-in included) a cut every EVERY steps "
                                           "along Zhu & Gupta's cubic schedule to the rule's budget", "rule")
     rewire: str = setting("none", "dynamic sparse training of the pruned layers: " + rewirings_help()
-                          + " (set: regrow at random; rigl: where |dense gradient| is largest)", "rule")
+                          + " (set: regrow at random; rigl: where |dense gradient| is largest)", "rule",
+                          control={"widget": "rewire", "label": "rewiring"})
     rewire_every: int = setting(500, "steps between two rewirings, counted from the cut", "int", lo=1,
                                 control={"widget": "int_text", "max": 10**7})
     rewire_until: int | None = setting(None, "rewiring stops at this step (burn-in included; default: rigl at "
@@ -109,13 +110,13 @@ class RunConfig:
     lr: float = setting(0.01, "learning rate; live: a change takes effect on the next step", "float", lo=0,
                         above=True, live=True, control={"widget": "log_slider", "min": -4, "max": 0, "step": 0.1})
     momentum: float = setting(0.0, "momentum mu: v = mu v + d, w += lr v (buffers per surviving weight)", "float",
-                              lo=0, hi=1, control={"widget": "text", "slider": (0.0, 0.99, 0.01)})
+                              lo=0, hi=1, control={"widget": "float_slider", "slider": (0.0, 0.99, 0.01)})
     weight_decay: float = setting(0.0, "weight decay: d = gradient step - weight_decay * w", "float", lo=0,
-                                  control={"widget": "text", "log_slider": (-6, -1, 0.1), "zero": True})
+                                  control={"widget": "off_log_slider", "decades": (-6, -1), "label": "weight decay"})
     l1: float = setting(0.0, "L1 penalty: d = gradient step - l1 * sign(w)", "float", lo=0,
-                        control={"widget": "text", "log_slider": (-7, -2, 0.1), "zero": True})
+                        control={"widget": "off_log_slider", "decades": (-7, -2), "label": "L1"})
     dropout: float = setting(0.0, "inverted dropout rate of the hidden units in training steps", "float", lo=0, hi=1,
-                             control={"widget": "text", "slider": (0.0, 0.9, 0.05)})
+                             control={"widget": "float_slider", "slider": (0.0, 0.9, 0.05)})
     seed: int = setting(0, "seeds the initial weights, the burn-in draws and random cuts", "int", lo=0,
                         control={"widget": "int_text", "max": 2**31 - 1})
     eval_every: int = setting(0, "evaluate on the test set every N steps (0: only at the end)", "int", lo=0)

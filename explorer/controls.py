@@ -23,12 +23,16 @@ WIDE, NARROW = "330px", "250px"
 
 
 class RuleControl(W.VBox):
-    """A prune rule as a menu of rules and a slider; `value` is the rule's text ('halving:5')."""
+    """A rule as a menu of kinds and a slider; `value` is the rule's text ('halving:5'). The kinds
+    come from a registry (prune.RULES, rewire.REWIRINGS): each declares its parameter's letter
+    (`arg`), slider range (`slider`), `label` and, for prune rules, `whole` / `log_slider`."""
 
     value = traitlets.Unicode("none")
 
-    def __init__(self, value: str = "none", description: str = "prune rule"):
-        self.kind = W.Dropdown(options=list(RULES), description=description, style=STYLE, layout=W.Layout(width=NARROW))
+    def __init__(self, value: str = "none", description: str = "prune rule", kinds=None, parse=None):
+        self.kinds, self.parse = (RULES, parse_rule) if kinds is None else (kinds, parse)
+        self.kind = W.Dropdown(options=list(self.kinds), description=description, style=STYLE,
+                               layout=W.Layout(width=NARROW))
         self.slider = W.FloatSlider(continuous_update=True, style=STYLE, layout=W.Layout(width=WIDE),
                                     readout_format=".2f")
         self.log_slider = W.FloatLogSlider(base=10, continuous_update=True, style=STYLE, layout=W.Layout(width=WIDE),
@@ -42,7 +46,7 @@ class RuleControl(W.VBox):
 
     def set(self, rule: str) -> None:
         """Show `rule` (any valid rule text) without firing the sliders' own handlers twice."""
-        r = parse_rule(rule)
+        r = self.parse(rule)
         self._quiet = True
         try:
             self.kind.value = r.name
@@ -52,31 +56,33 @@ class RuleControl(W.VBox):
         self.value = str(r)
 
     def _arrange(self, name: str, value=None) -> None:
-        k = RULES[name]
+        k = self.kinds[name]
+        log, whole = getattr(k, "log_slider", False), getattr(k, "whole", False)
         lo, hi, step, default = k.slider
-        active, idle = (self.log_slider, self.slider) if k.log_slider else (self.slider, self.log_slider)
-        v = default if value is None else (math.log10(value) if k.log_slider and value > 0 else value)
-        if k.log_slider and value is not None and value <= 0:
+        active, idle = (self.log_slider, self.slider) if log else (self.slider, self.log_slider)
+        v = default if value is None else (math.log10(value) if log and value > 0 else value)
+        if log and value is not None and value <= 0:
             v = lo
         with active.hold_trait_notifications():
             active.min, active.max = min(active.min, lo), max(active.max, hi)
             active.step = step
-            active.value = 10**v if k.log_slider else v
+            active.value = 10**v if log else v
             active.min, active.max = lo, hi
         active.description = k.label or k.name
-        active.readout_format = "d" if k.whole and not k.log_slider else (".3g" if k.log_slider else ".2f")
+        active.readout_format = "d" if whole and not log else (".3g" if log else ".2f")
         active.disabled = not k.arg
         active.layout.display = None
         idle.layout.display = "none"
 
     def _text(self) -> str:
-        k = RULES[self.kind.value]
+        k = self.kinds[self.kind.value]
         if not k.arg:
             return k.name
-        v = self.log_slider.value if k.log_slider else self.slider.value
-        if k.whole:
-            return f"{k.name}:{max(int(round(v)), int(k.lo))}"
-        return f"{k.name}:{float(f'{v:.3g}') if k.log_slider else round(float(v), 4):g}"
+        log = getattr(k, "log_slider", False)
+        v = self.log_slider.value if log else self.slider.value
+        if getattr(k, "whole", False):
+            return f"{k.name}:{max(int(round(v)), int(getattr(k, 'lo', 0)))}"
+        return f"{k.name}:{float(f'{v:.3g}') if log else round(float(v), 4):g}"
 
     def _on_kind(self):
         if self._quiet:
@@ -94,11 +100,12 @@ class RuleControl(W.VBox):
         position the rule stays as it is."""
         if self._quiet:
             return
-        k = RULES[self.kind.value]
-        r = parse_rule(self.value)
+        k = self.kinds[self.kind.value]
+        r = self.parse(self.value)
+        log = getattr(k, "log_slider", False)
         if r.name == k.name and k.arg:
-            pos = (math.log10(r.value) if r.value > 0 else k.slider[0]) if k.log_slider else r.value
-            now = math.log10(self.log_slider.value) if k.log_slider else self.slider.value
+            pos = (math.log10(r.value) if r.value > 0 else k.slider[0]) if log else r.value
+            now = math.log10(self.log_slider.value) if log else self.slider.value
             if abs(now - pos) <= k.slider[2] / 2 + 1e-9:
                 return
         self.value = self._text()
@@ -113,6 +120,21 @@ def build(name: str, value) -> W.Widget:
     common = dict(description=label, style=STYLE)
     if kind == "rule":
         return RuleControl(value)
+    if kind == "rewire":
+        from .rewire import REWIRINGS, parse_rewire
+
+        return RuleControl(value, description=label, kinds=REWIRINGS, parse=parse_rewire)
+    if kind == "float_slider":
+        lo, hi, step = c["slider"]
+        return W.FloatSlider(value=value, min=lo, max=hi, step=step, continuous_update=False, readout_format=".2f",
+                             layout=W.Layout(width=WIDE), **common)
+    if kind == "off_log_slider":  # 0 (off), then log-spaced 1-2-5 values: a penalty is either off or a scale
+        lo, hi = c["decades"]
+        opts = [("off", 0.0)] + [(f"{m * 10.0**e:g}", m * 10.0**e) for e in range(lo, hi) for m in (1, 2, 5)]
+        if value not in [v for _, v in opts]:
+            opts = sorted(opts + [(f"{value:g}", float(value))], key=lambda o: o[1])
+        return W.SelectionSlider(options=opts, value=float(value), continuous_update=False,
+                                 layout=W.Layout(width=WIDE), **common)
     if kind == "dropdown":
         opts = list(choices(name))
         return W.Dropdown(options=opts, value=value if value in opts else opts[0], layout=W.Layout(width=NARROW),
@@ -154,8 +176,11 @@ def write(name: str, widget: W.Widget, value) -> None:
         widget.max = max(widget.max, value)
         widget.value = value
     elif isinstance(widget, W.SelectionSlider):
-        if value not in widget.options:
-            widget.options = sorted({*widget.options, value})
+        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        if value not in values:
+            labelled = isinstance(widget.options[0], tuple)
+            extra = (f"{value:g}", value) if labelled else value
+            widget.options = sorted([*widget.options, extra], key=lambda o: o[1] if labelled else o)
         widget.value = value
     else:
         widget.value = value

@@ -13,6 +13,7 @@ from explorer.views import (
     VIEWS,
     AccuracyLoss,
     Board,
+    Connectivity,
     GradientFeedback,
     HistogramOverTime,
     Speed,
@@ -207,3 +208,26 @@ def test_one_board_for_all_views_on_the_posts_net():
         assert f"{t.state.step:,}" in text, name
     secs = sum(t.state.seconds.values()) + t.callbacks.seconds
     assert board.frames <= 10 * secs + 6
+
+
+def test_connectivity_counts_weights_per_pixel_and_marks_rewirings(digits):
+    """Sparse from step 0 with SET: the image counts each pixel's surviving weights (they add up
+    to the layer's budget minus the bias row's), coverage is a share, rewirings are marked on
+    this view, on the accuracy curve and on the heatmap, and regrown weights are drawn apart."""
+    views = [Connectivity(), AccuracyLoss(), HistogramOverTime(), WeightHistogram()]
+    board = Board(views)
+    cfg = small(hidden=(32,), burn_in=0, prune="keep:300", rewire="set:0.3", rewire_every=100, steps=1000,
+                init="glorot", eval_every=0)
+    t = Trainer(cfg, callbacks=[board]).setup(digits)
+    board.attach(t)
+    t.run()
+    lv = t.state.layers[0]
+    bias = int(np.sum(lv.positions() // lv.shape[1] == lv.shape[0] - 1))
+    z = np.array(views[0].fig.data[0].z)
+    assert z.shape == (8, 8) and int(z.sum()) == lv.n_alive - bias == 300 - bias
+    n_rew = t.state.rewirings
+    assert n_rew == 9 and len(views[0].fig.data[3].x) == n_rew and len(views[1].fig.data[7].x) == n_rew
+    assert 0 < len(views[2].fig.data[3].x) <= n_rew  # marked on the columns after each rewiring
+    regrown = views[3].fig.data[4]
+    assert "regrown at step 900" in regrown.name and int(np.sum(regrown.y)) == int(t.state.last_rewire.regrown[0].sum())
+    assert "9 rewirings" in views[1].fig.layout.title.subtitle.text

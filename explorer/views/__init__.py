@@ -9,12 +9,14 @@ VIEWS lists them in the order the dashboard shows them (the first two side by si
 top): WeightHistogram (|w| log-log, the cut's threshold and preview), AccuracyLoss (loss and
 test accuracy, events, a dense reference), HistogramOverTime (step x log|w| heatmap),
 GradientFeedback (|g| per |w| decile, Spearman over steps), Survivors (surviving input
-weights as images, mask stability), Speed (us/sample, weights alive, speed-up). A new view
+weights as images, mask stability), Connectivity (weights per input pixel, coverage, rewirings),
+Speed (us/sample, weights alive, speed-up). A new view
 is a module here with a View subclass, one entry in VIEWS, and its test.
 """
 
 from .accuracy import AccuracyLoss
 from .base import Board, Frame, View, log_schedule
+from .connectivity import Connectivity
 from .feedback import GradientFeedback
 from .heatmap import HistogramOverTime
 from .speed import Speed
@@ -22,10 +24,10 @@ from .survivors import Survivors
 from .weights import WeightHistogram
 
 VIEWS = {cls.key: cls for cls in (WeightHistogram, AccuracyLoss, HistogramOverTime, GradientFeedback, Survivors,
-                                  Speed)}
+                                  Connectivity, Speed)}
 
-__all__ = ["VIEWS", "AccuracyLoss", "Board", "Frame", "GradientFeedback", "HistogramOverTime", "Speed", "Survivors",
-           "View", "WeightHistogram", "all_views", "log_schedule"]
+__all__ = ["VIEWS", "AccuracyLoss", "Board", "Connectivity", "Frame", "GradientFeedback", "HistogramOverTime", "Speed",
+           "Survivors", "View", "WeightHistogram", "all_views", "log_schedule"]
 
 
 def all_views() -> dict:

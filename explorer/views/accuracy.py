@@ -92,6 +92,8 @@ class AccuracyLoss(View):
                            line=dict(color=COLORS["accent"], width=1.5, dash="dot")),
                 go.Scatter(name="collapsed / diverged", x=[], y=[], mode="lines", yaxis="y2", hoverinfo="skip",
                            line=dict(color="#000", width=2)),
+                go.Scatter(name="rewirings", x=[], y=[], mode="markers", yaxis="y2", hoverinfo="x",
+                           marker=dict(symbol="triangle-down", size=7, color=COLORS["regrown"])),
             ],
             layout=base_layout("loss and test accuracy", height=height, width=width,
                                margin=dict(l=60, r=60, t=58, b=78),
@@ -157,6 +159,8 @@ class AccuracyLoss(View):
         if c is not None:
             bad.append(c)
         f.data[6].update(**dict(zip("xy", _vlines(bad))))
+        rew = [e["step"] for e in events if e["event"] == "rewire"]
+        f.data[7].update(x=rew, y=[0.98] * len(rew))
         text = "loss and test accuracy"
         if acc_y:
             text += f": accuracy {acc_y[-1]:.3f} at step {acc_x[-1]:,}"
@@ -168,6 +172,8 @@ class AccuracyLoss(View):
             sub.append(f"cut at step {cuts[0]:,}")
         if lr:
             sub.append("lr " + ", ".join(f"{e['lr']:.3g} at {e['step']:,}" for e in lr[-2:]))
+        if rew:
+            sub.append(f"{len(rew)} rewirings")
         if c is not None:
             sub.append(f"collapsed to chance at step {c:,}")
         if any(e["event"] == "diverged" for e in events):

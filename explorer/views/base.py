@@ -210,6 +210,9 @@ class View(Callback):
     def on_eval_end(self, trainer):
         self.board.on_eval_end(trainer)
 
+    def on_rewire(self, trainer):
+        self.board.on_rewire(trainer)
+
     def on_train_end(self, trainer):
         self.board.on_train_end(trainer)
 
@@ -344,6 +347,11 @@ class Board(Callback):
 
     def on_eval_end(self, trainer):
         self.evals.append({"step": trainer.state.step, **trainer.state.metrics})
+
+    def on_rewire(self, trainer):
+        ev = trainer.state.last_rewire
+        self.events.append({"event": "rewire", "step": ev.step, "rule": ev.rule,
+                            "churn": {l: d["churn"] for l, d in ev.layers.items()}})
 
     def on_train_end(self, trainer):
         if trainer.diverged_:

@@ -48,6 +48,9 @@ class HistogramOverTime(View):
                            line=dict(color="white", width=1.5, dash="dot"), showlegend=False),
                 go.Scatter(name="histogram at the step", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
                            line=dict(shape="hvh", color=COLORS["dense"]), fill="tozeroy", showlegend=False),
+                go.Scatter(name="rewirings", x=[], y=[], mode="markers", xaxis="x", yaxis="y", showlegend=False,
+                           marker=dict(symbol="triangle-down", size=8, color=COLORS["regrown"]),
+                           hovertemplate="a rewiring before step %{x}<extra></extra>"),
             ],
             layout=layout,
         )
@@ -69,7 +72,7 @@ class HistogramOverTime(View):
         return np.array([r["step"] for r in recs]), _CENTERS[lo:hi], C
 
     def signature(self, frame: Frame):
-        return len(frame.records), frame.board.index
+        return len(frame.records), frame.board.index, len(frame.events)
 
     def draw(self, frame: Frame):
         steps, ys, C = self.columns(frame)
@@ -88,6 +91,9 @@ class HistogramOverTime(View):
         s = frame.sample(self)
         i = n - 1 if frame.live else int(np.searchsorted(steps, frame.step, side="right")) - 1
         f.data[1].update(x=[labels[i], labels[i]], y=[ys[0], ys[-1]] if len(ys) else [])
+        rew = [e["step"] for e in frame.events if e["event"] == "rewire"]
+        cols = sorted({int(np.searchsorted(steps, r)) for r in rew if r <= steps[-1]})  # the first column after each
+        f.data[3].update(x=[labels[c] for c in cols if c < n], y=[ys[-1]] * len([c for c in cols if c < n]))
         h = s["abs"] if s is not None else None
         if h is not None and len(h["counts"]):
             f.data[2].update(x=np.round(np.log10(bin_centers(h)), 3), y=h["counts"])

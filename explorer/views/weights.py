@@ -60,6 +60,8 @@ class WeightHistogram(View):
                 go.Scatter(name="preview threshold", mode="lines", x=[], y=[], line=dict(color=COLORS["cut"], width=2)),
                 go.Scatter(name="cut made", mode="lines", x=[], y=[],
                            line=dict(color=COLORS["sparse"], width=1.5, dash="dash")),
+                go.Scatter(name="regrown at the last rewiring", mode="lines", x=[], y=[],
+                           line=dict(shape="hvh", color=COLORS["regrown"], width=1.5)),
             ],
             layout=base_layout(f"{MODES[mode]} of layer {layer}", height=height, width=width,
                                margin=dict(l=60, r=20, t=80, b=78),
@@ -114,7 +116,14 @@ class WeightHistogram(View):
         counts, m = signed_counts(v) if self.mode == "signed" else (None, None)
         if lv.pruned and self._cut is None and lv.n_alive:
             self._cut = float(np.abs(v).min())
-        return {"abs": h, "signed": (m, counts),
+        ev = trainer.state.last_rewire
+        regrown = None
+        if ev is not None and self.layer in ev.regrown and len(ev.regrown[self.layer]) == len(v):
+            r = log_histogram(v[ev.regrown[self.layer]])
+            nz = np.flatnonzero(r.counts)
+            if nz.size:
+                regrown = (ev.step, r.centers[nz[0]:nz[-1] + 1], r.counts[nz[0]:nz[-1] + 1])
+        return {"abs": h, "signed": (m, counts), "regrown": regrown,
                 "grad": (layer_histogram(trainer, cache, self.layer, "g")
                          if self.mode == "grad" and trainer.state.has_gradients else None),
                 "alive": lv.n_alive, "total": lv.n_total, "cut": self._cut if lv.pruned else None}
@@ -218,6 +227,11 @@ class WeightHistogram(View):
             f.layout.xaxis.range = [float(x[0]) * 1.05, float(x[-1]) * 1.05]
         top = float(max(np.max(y) if len(y) else 1, 1)) * 1.5
         self._draw_preview(top, frame)
+        rg = s.get("regrown")
+        if rg is not None and self.mode == "abs":
+            f.data[4].update(x=rg[1], y=rg[2], name=f"regrown at step {rg[0]:,} ({int(np.sum(rg[2])):,})")
+        else:
+            f.data[4].update(x=[], y=[])
         cut = s["cut"]
         if cut is not None and self.mode == "abs":
             f.data[3].update(x=[cut, cut], y=[0.7, top])

@@ -1,0 +1,85 @@
+"""Connectivity: where the input layer's budget goes. Per input pixel, how many weights it still
+holds (an image: 28x28 for MNIST-shaped data, the colour channels summed for CIFAR-10), and over
+the run the share of pixels that hold any weight and of hidden units that get any input --
+the post's magnitude cut puts its budget on a few bright pixels, a random cut spreads it, and
+SET/RigL move it (rewirings are marked). Counted from the surviving weights' positions, so it
+costs O(surviving weights) and works at any width.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .survivors import _image_shape
+
+
+class Connectivity(View):
+    key = "connectivity"
+    live_sample = False  # counted at recorded steps
+
+    def __init__(self, every: int | None = None, width: int | None = 600, height: int = 340):
+        super().__init__(every)
+        base = make_subplots(rows=1, cols=2, column_widths=[0.46, 0.54], horizontal_spacing=0.2)
+        layout = base.layout.to_plotly_json()
+        layout.update(base_layout("input connectivity", height=height, width=width))
+        layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
+        layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
+        layout["xaxis2"].update(title=dict(text="step"))
+        layout["yaxis2"].update(title=dict(text="share"), range=[0, 1.02], tickformat=".0%")
+        layout["annotations"] = [placeholder("weights per input pixel appear here")]
+        self.fig = FigureWidget(
+            data=[
+                go.Heatmap(name="weights per pixel", z=[], colorscale="Viridis", showscale=True, zmin=0,
+                           colorbar=dict(title=dict(text="weights", side="top"), x=0.4, len=0.8, thickness=10),
+                           xaxis="x", yaxis="y", showlegend=False,
+                           hovertemplate="row %{y}, column %{x}: %{z} weights<extra></extra>"),
+                go.Scatter(name="pixels with a weight", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
+                           line=dict(color=COLORS["dense"])),
+                go.Scatter(name="hidden units with an input", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
+                           line=dict(color=COLORS["sparse"])),
+                go.Scatter(name="rewirings", x=[], y=[], mode="markers", xaxis="x2", yaxis="y2",
+                           marker=dict(symbol="triangle-down", size=7, color=COLORS["regrown"])),
+            ],
+            layout=layout,
+        )
+
+    def sample(self, trainer, cache) -> dict:
+        lv = trainer.state.layers[0]
+        n_in, n_out = lv.shape
+        pos = lv.positions()
+        per_input = np.bincount(pos // n_out, minlength=n_in)
+        per_unit = np.bincount(pos % n_out, minlength=n_out)
+        pixels = per_input[:-1]  # the bias row is not a pixel
+        return {"pixels": pixels.astype(np.int32), "covered": float(np.mean(pixels > 0)),
+                "units": float(np.mean(per_unit > 0)), "step": trainer.state.step}
+
+    def signature(self, frame: Frame):
+        return id(frame.sample(self)), len(frame.records), len(frame.events)
+
+    def draw(self, frame: Frame):
+        s = frame.sample(self)
+        if s is None:
+            return
+        f = self.fig
+        f.layout.annotations = []
+        t = frame.trainer
+        shape = _image_shape(len(s["pixels"]), t.image_shape if t is not None else None)
+        img = s["pixels"].reshape(shape)
+        if img.ndim == 3:  # colour channels (CIFAR-10): weights per pixel, all channels
+            img = img.sum(axis=2)
+        f.data[0].update(z=img, zmax=max(int(img.max()), 1))
+        xs, cov = frame.series(self, "covered")
+        _, units = frame.series(self, "units")
+        f.data[1].update(x=xs, y=np.round(cov, 4))
+        f.data[2].update(x=xs, y=np.round(units, 4))
+        rew = [e["step"] for e in frame.events if e["event"] == "rewire"]
+        f.data[3].update(x=rew, y=[1.0] * len(rew))
+        if t is not None:
+            f.layout.xaxis2.range = [0, t.total_steps * 1.02]
+        n_pix = img.size
+        self.title(f, f"input connectivity at step {s['step']:,}: {int((img > 0).sum()):,} of {n_pix:,} pixels "
+                      f"hold a weight", f"{100 * s['units']:.0f}% of the hidden units get an input"
+                   + (f"; {len(rew)} rewirings so far" if rew else ""))
