@@ -159,12 +159,18 @@ def cmd_train(args) -> int:
 
     ds = load(cfg.dataset, cfg.data_dir, verbose=not args.quiet)
     callbacks = [] if args.quiet or not sys.stderr.isatty() else [Progress(leave=False)]
-    trainer = Trainer(cfg, callbacks=callbacks).fit(ds)
+    import warnings
+
+    with warnings.catch_warnings(record=True):  # said below, one line each, instead of Python's two
+        warnings.simplefilter("always", RuntimeWarning)
+        trainer = Trainer(cfg, callbacks=callbacks).fit(ds)
     r = trainer.results_
     if args.json:
         write_json_atomic(args.json, r)
     if not args.quiet:
         print(summary(r))
+    for w in r.get("warnings", []):
+        print(f"explorer: warning: {w}", file=sys.stderr)
     if r.get("diverged"):
         print(f"explorer: {r['diverged']}", file=sys.stderr)
         return 1

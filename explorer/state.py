@@ -6,6 +6,8 @@ look the same before and after the cut; arrays handed out are read-only views, a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -163,4 +165,26 @@ def run_results(trainer, phase) -> dict:
             "train": train_steps * B / sec["train"] if sec["train"] > 0 else None,
         },
         "lr_changes": t.lr_changes_,
+        "warnings": run_warnings(t),
     }
+
+
+def run_warnings(trainer) -> list[str]:
+    """What makes a finished run look fine when it is not, one line each: a cut that left a layer
+    with no weights, and a run that ended no better than where training starts -- a test loss
+    at or above that of a net whose outputs are all zero (0.5 * classes for tanh and squared
+    error, ln(classes) for softmax; small initial weights start there)."""
+    t, out = trainer, []
+    s, cfg = t.state, t.config
+    for l in cfg.pruned_layer_indices():
+        if s.layers[l].n_alive == 0:
+            out.append(f"the cut ({cfg.prune}) left weight layer {l} with no weights, so nothing is learned through "
+                       f"it; keep more weights")
+    loss, acc = s.metrics.get("test_loss"), s.metrics.get("test_accuracy")
+    C = t.data.n_classes
+    start = math.log(C) if cfg.activation == "relu" else 0.5 * C
+    if t.diverged_ is None and loss is not None and math.isfinite(loss) and loss >= start * (1 - 1e-3):
+        out.append(f"the run ended no better than where it started: test loss {loss:.4g} >= {start:.4g}, the loss of "
+                   f"a net that outputs nothing (test accuracy {acc:.3f}); lower the learning rate (lr={t.lr:g}), "
+                   f"train longer or keep more weights")
+    return out

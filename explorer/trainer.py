@@ -410,6 +410,8 @@ class Trainer:
         self.state.phase = "done"
         self._ended = True
         self.results_ = run_results(self, phase)
+        for w in self.results_["warnings"]:
+            warnings.warn(w, RuntimeWarning, stacklevel=4)
         self.callbacks.call("on_train_end", self)
 
     # -- after (or during) a run ------------------------------------------------------------

@@ -424,6 +424,8 @@ class Explorer(Actions, Reruns, W.VBox):
             parts.append(f"<b>collapsed to chance at step {c:,}</b> (lower the learning rate)")
         if t.diverged_:
             parts.append(html.escape(t.diverged_))
+        for w in (t.results_ or {}).get("warnings", []):
+            parts.append(f"<b>warning:</b> {html.escape(w)}")
         if self.runner.paused and self.running:
             parts.append("paused")
         self._show(" &middot; ".join(parts))
