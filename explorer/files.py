@@ -379,7 +379,7 @@ def write_json_atomic(path, obj, indent: int | None = 2) -> Path:
 TEMP_NAME = re.compile(r"\..+?\.(?:(?P<pid>\d+)\.[0-9a-f]{8}|(?P<old_pid>\d+))\.tmp(?:\.(?:png|svg|pdf|jpe?g|webp))?")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -402,7 +402,7 @@ def remove_stale_temp_files(folder) -> list[Path]:
     for e in entries:
         m = TEMP_NAME.fullmatch(e.name)
         try:
-            if m and e.is_file(follow_symlinks=False) and not _alive(int(m.group("pid") or m.group("old_pid"))):
+            if m and e.is_file(follow_symlinks=False) and not pid_alive(int(m.group("pid") or m.group("old_pid"))):
                 os.unlink(e.path)
                 removed.append(Path(e.path))
         except OSError:

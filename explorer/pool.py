@@ -32,6 +32,8 @@ import sys
 import threading
 import time
 
+from .files import pid_alive
+
 GRACE = 2.0  # seconds a running run gets to finish after the first Ctrl-C
 
 
@@ -53,16 +55,6 @@ def _pdeathsig(sig: int) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _watch(parent: int) -> None:
     try:
         fd = os.pidfd_open(parent)  # readable when the process ends (Linux 5.3+)
@@ -75,7 +67,7 @@ def _watch(parent: int) -> None:
 
         select.select([fd], [], [])
     else:
-        while _alive(parent):
+        while pid_alive(parent):
             time.sleep(0.5)
     os._exit(1)
 

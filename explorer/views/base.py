@@ -66,6 +66,23 @@ def log_ticks(values) -> dict:
     return dict(tickmode="array", tickvals=inside, ticktext=[f"{c:g}" for c in inside], dtick=None)
 
 
+def image_and_curve_layout(title: str, image_width: float, spacing: float, x2: str, y2: str, empty: str,
+                           height: int, width: int | None) -> dict:
+    """The layout of a view with an image on the left (square pixels, no axes) and a curve on
+    the right (axis titles `x2`, `y2`, a 0..1 range), `empty` shown before any data."""
+    from plotly.subplots import make_subplots
+
+    base = make_subplots(rows=1, cols=2, column_widths=[image_width, 1 - image_width], horizontal_spacing=spacing)
+    layout = base.layout.to_plotly_json()
+    layout.update(base_layout(title, height=height, width=width))
+    layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
+    layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
+    layout["xaxis2"].update(title=dict(text=x2))
+    layout["yaxis2"].update(title=dict(text=y2), range=[0, 1.02])
+    layout["annotations"] = [placeholder(empty)]
+    return layout
+
+
 def placeholder(text: str) -> dict:
     """An annotation in the middle of an empty figure saying what will appear there."""
     return dict(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, xanchor="center",

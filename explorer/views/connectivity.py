@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .base import COLORS, FigureWidget, Frame, View, image_and_curve_layout
 from .survivors import _image_shape
 
 
@@ -22,14 +21,9 @@ class Connectivity(View):
 
     def __init__(self, every: int | None = None, width: int | None = 600, height: int = 340):
         super().__init__(every)
-        base = make_subplots(rows=1, cols=2, column_widths=[0.46, 0.54], horizontal_spacing=0.2)
-        layout = base.layout.to_plotly_json()
-        layout.update(base_layout("input connectivity", height=height, width=width))
-        layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
-        layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
-        layout["xaxis2"].update(title=dict(text="step"))
-        layout["yaxis2"].update(title=dict(text="share"), range=[0, 1.02], tickformat=".0%")
-        layout["annotations"] = [placeholder("weights per input pixel appear here")]
+        layout = image_and_curve_layout("input connectivity", 0.46, 0.2, "step", "share",
+                                        "weights per input pixel appear here", height, width)
+        layout["yaxis2"].update(tickformat=".0%")
         self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="weights per pixel", z=[], colorscale="Viridis", showscale=True, zmin=0,

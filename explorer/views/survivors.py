@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
 from ..prune import cut_rng
 from ..series import Series
 from ..stats import mask_stability
-from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .base import COLORS, FigureWidget, Frame, View, image_and_curve_layout
 
 MAX_SNAPSHOT = 2_000_000  # weights: larger input layers get no stability curve (memory)
 
@@ -72,14 +71,9 @@ class Survivors(View):
         self._snaps = Series(snapshots, columns=2)  # (step, weights of the input layer) in the burn-in
         self.stability = None
         self.units = None
-        base = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.24)
-        layout = base.layout.to_plotly_json()
-        layout.update(base_layout("surviving input weights of hidden units", height=height, width=width))
-        layout["xaxis"].update(visible=False, scaleanchor="y", constrain="domain")
-        layout["yaxis"].update(visible=False, autorange="reversed", constrain="domain")
-        layout["xaxis2"].update(title=dict(text="burn-in step the cut is made at"))
-        layout["yaxis2"].update(title=dict(text="Jaccard with the cut made"), range=[0, 1.02])
-        layout["annotations"] = [placeholder("input weights of the strongest hidden units appear here")]
+        layout = image_and_curve_layout("surviving input weights of hidden units", 0.5, 0.24,
+                                        "burn-in step the cut is made at", "Jaccard with the cut made",
+                                        "input weights of the strongest hidden units appear here", height, width)
         self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=True,
