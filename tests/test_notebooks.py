@@ -53,6 +53,23 @@ def execute(name: str, tmp_path: Path, **parameters) -> tuple[dict, nbformat.Not
     return json.loads(out.read_text()), nb
 
 
+def check_printed(name: str, nb: nbformat.NotebookNode) -> None:
+    """What a reader sees is written for a reader: nothing on stderr (Jupyter shows it as a red box;
+    the data-set notice is a plain line), and no raw "nan" or "None" in printed text and tables."""
+    import re
+
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            where = f"{name}: cell {c.get('id')}"
+            assert o.get("name") != "stderr", f"{where} wrote to stderr: {o.get('text', '')[:200]!r}"
+            data = o.get("data", {})
+            if any(k.startswith(("application/vnd.jupyter.widget", "application/vnd.plotly")) for k in data):
+                continue  # widgets and figures: their reprs are not for reading
+            text = o.get("text", "") + data.get("text/plain", "") + data.get("text/html", "")
+            bad = re.findall(r"\b(?:nan|NaN|None)\b", text)
+            assert not bad, f"{where} prints {bad[0]!r}: {text[:300]!r}"
+
+
 @pytest.fixture(scope="module")
 def dataset():
     return _offline_dataset()
@@ -94,12 +111,13 @@ def test_02_reproduce_the_post(tmp_path, dataset):
     assert r["peak_rss_mb"] < 1500
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
     assert f"Data set: {dataset}" in text
+    check_printed("02", nb)
 
 
 @pytest.mark.slow
 def test_03_heavy_tails(tmp_path, dataset):
-    r, _ = execute("03-heavy-tails", tmp_path, DATASET=dataset, STEPS=steps(1000, dataset), BURN_IN=100, N_TRAIN=2000,
-                   GRAD_EVERY=10, GRAD_POOL=2, FIT_SAMPLE=3000)
+    r, nb = execute("03-heavy-tails", tmp_path, DATASET=dataset, STEPS=steps(1000, dataset), BURN_IN=100,
+                    N_TRAIN=2000, GRAD_EVERY=10, GRAD_POOL=2, FIT_SAMPLE=3000)
     fits = {(f["dataset"], f["stage"], f["of"]): f for f in r["fits"]}
     assert {(dataset, s, q) for s in ("init", "burn-in", "trained") for q in "wg"} <= set(fits)
     assert ("random", "trained", "w") in fits
@@ -109,12 +127,13 @@ def test_03_heavy_tails(tmp_path, dataset):
     assert fits[(dataset, "trained", "w")]["top1_share"] > init["top1_share"]  # training skews |w|
     assert r["pixel_spearman"][dataset] > 0.2 > abs(r["pixel_spearman"]["random"])  # pixels shape the tail
     assert r["peak_rss_mb"] < 1500
+    check_printed("03", nb)
 
 
 @pytest.mark.slow
 def test_04_gradient_feedback(tmp_path, dataset):
-    r, _ = execute("04-gradient-feedback", tmp_path, DATASET=dataset, STEPS=steps(1000, dataset),
-                   BURN_INS=[0, 20, 100, 200], FEEDBACK_EVERY=100, SEEDS=[0])
+    r, nb = execute("04-gradient-feedback", tmp_path, DATASET=dataset, STEPS=steps(1000, dataset),
+                    BURN_INS=[0, 20, 100, 200], FEEDBACK_EVERY=100, SEEDS=[0])
     st = r["stability"]
     assert st["steps"] == [0, 20, 100, 200]
     assert abs(st["jaccard"][0] - st["random_jaccard"][0]) < 0.05  # a cut at step 0 is a random cut
@@ -125,13 +144,14 @@ def test_04_gradient_feedback(tmp_path, dataset):
     assert acc["burn_in"] == [0, 20, 100, 200] and abs(acc["kept_fraction"] - 1 / 32) < 0.001
     assert all(0 <= a <= 1 for a in acc["mean"]) and acc["dense"] > 0.25
     assert r["peak_rss_mb"] < 1500
+    check_printed("04", nb)
 
 
 @pytest.mark.slow
 def test_05_sweeps_and_scaling(tmp_path, dataset):
-    r, _ = execute("05-sweeps-and-scaling", tmp_path, DATASET=dataset, STEPS=500, BURN_INS=[0, 200],
-                   PRUNE_FRACTIONS=[0.0, 0.9], SEEDS=[0], WIDTHS=[32, 256], DENSE_UP_TO=32, N_TRAIN=2000,
-                   DASK=True, DASK_WORKERS=2)
+    r, nb = execute("05-sweeps-and-scaling", tmp_path, DATASET=dataset, STEPS=500, BURN_INS=[0, 200],
+                    PRUNE_FRACTIONS=[0.0, 0.9], SEEDS=[0], WIDTHS=[32, 256], DENSE_UP_TO=32, N_TRAIN=2000,
+                    DASK=True, DASK_WORKERS=2)
     g = r["grid"]
     assert len(g["accuracy"]) == 2 and len(g["accuracy"][0]) == 2
     assert all(0 < a <= 1 for row in g["accuracy"] for a in row)
@@ -142,6 +162,7 @@ def test_05_sweeps_and_scaling(tmp_path, dataset):
     if d is not None:  # dask is installed with the test extras; the same seeded runs give the same numbers
         assert d["runs"] == 2 and d["identical"] is True
     assert r["peak_tree_mb"] < 1500 and r["peak_rss_mb"] < 1500
+    check_printed("05", nb)
 
 
 @pytest.mark.slow
@@ -157,3 +178,4 @@ def test_01_explore(tmp_path, dataset):
                in o.get("data", {})]
     assert len(widgets) >= 2  # the dashboard and the stand-alone view were displayed
     assert r["peak_rss_mb"] < 1500
+    check_printed("01", nb)
