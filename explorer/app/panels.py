@@ -146,10 +146,12 @@ class WhatIf(W.VBox):
                                   height=340, width=1200, margin=dict(l=60, r=60, t=58, b=78)))
         layout["xaxis"].update(title=dict(text="fraction of the cut layers' weights kept"), type="log")
         layout["yaxis"].update(title=dict(text="test accuracy"), range=[0, 1])
-        layout["yaxis2"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero")
+        layout["yaxis2"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero", tickformat=".2~g",
+                                nticks=5)
         layout["xaxis2"].update(title=dict(text="burn-in steps before the cut"))
         layout["yaxis3"].update(title=dict(text="test accuracy"), range=[0, 1])
-        layout["yaxis4"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero")
+        layout["yaxis4"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero", tickformat=".2~g",
+                                nticks=5)
         layout["annotations"] = [dict(placeholder("change the cut (or press Fill in)"), x=0.2),
                                  dict(placeholder("change the burn-in (or press Fill in)"), x=0.8)]
         layout["xaxis"]["range"] = [-3, 0.05]

@@ -51,6 +51,7 @@ class Dataset:
     image_shape: tuple
     classes: list = field(default_factory=list)
     source: str = ""
+    chosen_because: str = ""  # why load("auto") chose this data set ("" when it was named)
 
     @property
     def n_features(self) -> int:
@@ -182,7 +183,7 @@ def _plan(name, n_total_train, n_total_test, n_train, n_test, heldout, validatio
     return out
 
 
-def _choose_auto(data_dir, download, verbose) -> str:
+def _choose_auto(data_dir, download, verbose) -> tuple[str, str]:
     how = "get MNIST with `explorer data fetch mnist`"
     mnist, fashion = REGISTRY["mnist"], REGISTRY["fashion-mnist"]
     if sources.find_local(mnist, data_dir):
@@ -196,7 +197,7 @@ def _choose_auto(data_dir, download, verbose) -> str:
         choice, why = "digits", f"neither MNIST nor Fashion-MNIST is on this machine; {how}"
     if verbose:
         print(f"explorer: data set 'auto' -> {choice} ({why})", file=sys.stderr)
-    return choice
+    return choice, why
 
 
 # ---------------------------------------------------------------- public
@@ -215,8 +216,9 @@ def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None,
     if heldout is not None and name != "auto" and not REGISTRY[name].mnist_shaped:
         raise DataError(f"heldout='post' is the post's protocol for MNIST-shaped data, not {name}; "
                         f"use validation= instead")
+    why = ""
     if name == "auto":
-        name = _choose_auto(data_dir, download, verbose)
+        name, why = _choose_auto(data_dir, download, verbose)
     spec = spec_of(name)
 
     if spec.format == "generated":
@@ -232,7 +234,7 @@ def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None,
         plan = _plan(name, len(arrays[0]), len(arrays[2]), n_train, n_test, heldout, validation)
         parts = [(_to_float(stored[p][0][lo:hi]), stored[p][1][lo:hi].astype(np.int64)) for p, lo, hi in plan]
     (X_train, y_train), (X_test, y_test) = parts
-    return Dataset(name, X_train, y_train, X_test, y_test, spec.image_shape, list(spec.classes), source)
+    return Dataset(name, X_train, y_train, X_test, y_test, spec.image_shape, list(spec.classes), source, why)
 
 
 _NO_FILES = {"sklearn-digits": "available: bundled with scikit-learn (offline)",

@@ -139,9 +139,12 @@ class MaskStability:
     def __repr__(self):
         rows = ", ".join(f"{s}: {j:.2f}" for s, j in zip(self.steps[:8], self.jaccard[:8], strict=True))
         more = ", ..." if len(self.steps) > 8 else ""
-        return (f"MaskStability({self.rule}, reference step {self.reference_step}, "
+        ref = "given weights" if self.reference_step is None else f"step {self.reference_step}"
+        stable = self.stable_from()
+        return (f"MaskStability({self.rule}, reference {ref}, "
                 f"jaccard by step {{{rows}{more}}}, "
-                f"random ~{np.nanmean(self.random_jaccard):.2f}, stable (>=0.9) from {self.stable_from()})")
+                f"random ~{np.nanmean(self.random_jaccard):.2f}, stable (>=0.9) from "
+                f"{'never' if stable is None else f'step {stable}'})")
 
 
 def mask_stability(snapshots, rule, reference=None, rng: np.random.Generator | None = None) -> MaskStability:

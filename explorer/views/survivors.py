@@ -153,7 +153,11 @@ class Survivors(View):
             f.data[1].update(x=[], y=[])
             f.data[2].update(x=[], y=[])
         n = cols.shape[1]
-        sub = "right: how much a cut made earlier would keep of the cut made" if st is not None else (
-            "right: after the burn-in, how much an earlier cut would have kept of the cut made")
+        if st is not None:
+            sub = "right: how much a cut made earlier would keep of the cut made"
+        elif t is not None and not t.config.burn_in:
+            sub = "right: none here: with no burn-in there is no earlier cut to compare with"
+        else:
+            sub = "right: after the burn-in, how much an earlier cut would have kept of the cut made"
         self.title(f, f"input weights of {n} hidden units at step {s['step']:,}: {s['alive']:,} of "
                       f"{cols.size:,} alive", sub)
