@@ -1,11 +1,11 @@
-"""The `explorer` command: train, sweep, reproduce, data, lab. This module owns the argparse
+"""The `explorer` command: train, sweep, reproduce, compare, data, lab. This module owns the argparse
 wiring and nothing else: a run setting's option, its help and how its text is read all come
 from RunConfig's metadata (config.SETTINGS), and the work is done by the library modules
-(trainer, sweeps, reproduce, summary, data, lab).
+(trainer, sweeps, reproduce, compare, summary, data, lab).
 
 Bad input never shows a traceback: every ExplorerError is printed as one line
 ("explorer: error: ...") and the command exits with status 2. `--dry-run` (train, sweep,
-reproduce) validates everything and prints what would run, without running it.
+reproduce, compare) validates everything and prints what would run, without running it.
 """
 
 from __future__ import annotations
@@ -265,6 +265,39 @@ def cmd_reproduce(args) -> int:
     return _report_failures(res["records"], out)
 
 
+def cmd_compare(args) -> int:
+    import time
+
+    from .compare import compare, format_table, plan
+
+    formats = formats_from_text(args.formats)
+    out = _out(args.out)
+    workers = _workers(args.workers)
+    runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps)  # budget checked here
+    if args.dry_run:
+        from .sweeps import check_data
+
+        check_data([c for _, c in runs])
+        print(f"{len(runs)} runs")
+        for m, c in runs:
+            print(f"method={m} seed={c.seed} prune={c.prune} burn_in={c.burn_in} steps={c.steps} "
+                  f"prune_schedule={c.prune_schedule} rewire={c.rewire} init={c.init}")
+        return 0
+    executor, close = _executor(args)
+    t0 = time.perf_counter()
+    try:
+        res = compare(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, out, executor=executor,
+                      workers=workers, progress=not args.no_progress, formats=formats)
+    finally:
+        close()
+    print(format_table(res))
+    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
+          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
+    if res["note"]:
+        print(f"explorer: {res['note']}", file=sys.stderr)
+    return _report_failures(res["records"], out)
+
+
 def cmd_data(args) -> int:
     from . import data
 
@@ -311,6 +344,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .compare import BUDGET, STEPS
+    from .compare import DESCRIPTION as COMPARE_HELP
     from .reproduce import DESCRIPTION, QUICK_HELP
     from .sweeps import GRID_HELP
 
@@ -347,6 +382,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds 0..N-1 per run, for 95%% intervals")
     _runner_options(r)
     r.set_defaults(func=cmd_reproduce)
+
+    c = sub.add_parser("compare", help="dense, the post's cut, a random cut, gradual, SET and RigL at one input "
+                                       "budget", description=COMPARE_HELP)
+    c.add_argument("--budget", type=int, default=BUDGET, metavar="N",
+                   help=f"input-layer weights every sparse method keeps (default: {BUDGET:,}, the post's)")
+    c.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per method (default: 3)")
+    c.add_argument("--dataset", default="auto",
+                   help="auto (MNIST if present, else Fashion-MNIST, else digits), mnist, fashion-mnist, ...")
+    c.add_argument("--data-dir", default=None, help="folder holding the data set's files")
+    c.add_argument("--steps", type=int, default=STEPS, metavar="N",
+                   help=f"SGD steps after the 200 burn-in steps (default: {STEPS:,}, the post's)")
+    c.add_argument("--out", default="compare", metavar="DIR", help="output folder (default: ./compare)")
+    _runner_options(c)
+    c.set_defaults(func=cmd_compare)
 
     d = sub.add_parser("data", help="list or fetch the data sets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)

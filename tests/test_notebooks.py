@@ -179,3 +179,30 @@ def test_01_explore(tmp_path, dataset):
     assert len(widgets) >= 2  # the dashboard and the stand-alone view were displayed
     assert r["peak_rss_mb"] < 1500
     check_printed("01", nb)
+
+
+@pytest.mark.slow
+def test_06_beyond_the_post(tmp_path, dataset):
+    budget = 3140 if dataset != "digits" else 300  # digits: 65 x 128 = 8,320 input weights
+    r, nb = execute("06-beyond-the-post", tmp_path, DATASET=dataset, BUDGET=budget, STEPS=steps(2000, dataset),
+                    SEEDS=2, WORKERS=2, OUT=str(tmp_path / "compare"))
+    assert r["dataset"] == dataset and r["budget"] == budget
+    rows = {x["method"]: x for x in r["rows"]}
+    assert list(rows) == ["dense", "post", "random", "gradual", "set", "rigl"]
+    for m in ("post", "random", "gradual", "set", "rigl"):
+        assert rows[m]["budget_exact"] is True and rows[m]["input_weights"] == budget, m
+    assert all(0 <= x["accuracy"] <= 1 and x["seconds"] > 0 for x in rows.values())
+    assert r["identical"] is True  # seed 0 trained again in the kernel == the sweep's record
+    cov, n_pixels = r["coverage"], 64 if dataset == "digits" else 784
+    for m, c in cov.items():
+        kept = budget if m != "dense" else 128 * (n_pixels + 1)
+        assert c["pixel_weights"] + c["bias_weights"] == c["weights"] == kept
+        assert 0 < c["pixels"] <= n_pixels and c["units_fed"] <= c["units_alive"] <= 128
+    assert cov["dense"]["pixels"] == n_pixels and cov["dense"]["units_fed"] == 128
+    assert cov["post"]["pixels"] < cov["random"]["pixels"]  # the magnitude cut concentrates the budget
+    assert cov["post"]["top10_share"] > cov["random"]["top10_share"]
+    assert 0 < r["why"]["rank1_share"] <= 1 and 0 <= r["why"]["rank1_overlap"] <= 1
+    assert 0 <= r["static_accuracy"] <= 1 and r["peak_rss_mb"] < 1500
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert f"Data set: {dataset}" in text and "method   how" in text  # the data line and the table
+    assert (tmp_path / "compare" / "runs.jsonl").is_file()

@@ -1,5 +1,5 @@
 """The README's `explorer ...` commands work as written: each goes through the real parser,
-and train / sweep / reproduce run with --dry-run (which checks everything, data included, and
+and train / sweep / reproduce / compare run with --dry-run (which checks everything, data included, and
 prints what would run). Commands without --dry-run (data list, data fetch, lab) are parsed
 only: no server, no download. An optional part written `[--quick]` is tried with and without.
 """
@@ -89,7 +89,7 @@ def test_the_readme_has_the_commands_it_promises():
 def test_a_readme_command_works_as_written(cmd, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # where its relative --out / --json paths would go
     argv = cmd[1:]
-    if argv[0] not in ("train", "sweep", "reproduce"):
+    if argv[0] not in ("train", "sweep", "reproduce", "compare"):
         assert callable(build_parser().parse_args(argv).func)
         return
     assert main([*argv, "--dry-run"]) == 0, capsys.readouterr().err
@@ -112,5 +112,8 @@ def test_a_readme_command_works_as_written(cmd, tmp_path, monkeypatch, capsys):
         kind = rules[0].split(":")[0]
         for r in rules:  # fraction:0.5,0.9,0.97: every value of the list is a fraction: rule
             assert f"prune={r if ':' in r else f'{kind}:{r}'} " in printed + " ", printed
+    elif argv[0] == "compare":  # six methods, --seeds each
+        opts = dict(zip(argv[1::2], argv[2::2]))
+        assert n == 6 * int(opts.get("--seeds", 3)) and printed.count("\n") == n + 1, printed
     else:
         assert n >= 20 and printed.count("\n") == n + 1, printed
