@@ -206,3 +206,4 @@ def test_06_beyond_the_post(tmp_path, dataset):
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
     assert f"Data set: {dataset}" in text and "method   how" in text  # the data line and the table
     assert (tmp_path / "compare" / "runs.jsonl").is_file()
+    check_printed("06", nb)
