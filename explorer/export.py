@@ -108,7 +108,10 @@ def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tupl
         except OSError as e:
             raise write_error(folder / f"{jobs[len(tmps)][1].name}", e) from e
         try:
-            pio.write_images(fig=[j[0] for j in jobs], file=[str(t) for t in tmps], format=[j[2] for j in jobs])
+            # each figure at its own layout size (write_images otherwise draws every one at 700x500)
+            pio.write_images(fig=[j[0] for j in jobs], file=[str(t) for t in tmps], format=[j[2] for j in jobs],
+                             width=[j[0].layout.width or 700 for j in jobs],
+                             height=[j[0].layout.height or 500 for j in jobs])
         except Exception as e:  # kaleido/Chrome trouble: keep the HTML, say what went wrong
             return written, f"static images were not written ({type(e).__name__}: " \
                             f"{(str(e).splitlines() or [''])[0][:200]}); the HTML files were"

@@ -59,7 +59,7 @@ def log_ticks(values) -> dict:
     "5": both read as noise."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
     if v.size == 0 or np.log10(v.max() / v.min()) > 1.2:
-        return dict(tickmode="auto", dtick=1, tickvals=None, ticktext=None)
+        return dict(tickmode="linear", tick0=0, dtick=1, tickvals=None, ticktext=None)
     lo, hi = np.floor(np.log10(v.min())) - 1, np.ceil(np.log10(v.max())) + 1
     cands = sorted(m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5))
     inside = [c for c in cands if v.min() / 1.6 <= c <= v.max() * 1.6] or [float(v.min())]

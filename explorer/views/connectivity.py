@@ -21,13 +21,13 @@ class Connectivity(View):
 
     def __init__(self, every: int | None = None, width: int | None = 600, height: int = 340):
         super().__init__(every)
-        layout = image_and_curve_layout("input connectivity", 0.46, 0.2, "step", "share",
+        layout = image_and_curve_layout("input connectivity", 0.42, 0.22, "step", "",
                                         "weights per input pixel appear here", height, width)
-        layout["yaxis2"].update(tickformat=".0%")
+        layout["yaxis2"].update(tickformat=".0%")  # shares: the % ticks say it
         self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="weights per pixel", z=[], colorscale="Viridis", showscale=True, zmin=0,
-                           colorbar=dict(title=dict(text="weights", side="top"), x=0.4, len=0.8, thickness=10),
+                           colorbar=dict(title=dict(text="weights", side="top"), x=0.37, len=0.8, thickness=10),
                            xaxis="x", yaxis="y", showlegend=False,
                            hovertemplate="row %{y}, column %{x}: %{z} weights<extra></extra>"),
                 go.Scatter(name="pixels with a weight", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
