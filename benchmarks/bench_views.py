@@ -91,13 +91,13 @@ def browser_latency(dataset, presses):
         handle = page.locator(".widget-slider", has_text="halvings").locator(".noUi-handle")
         handle.focus()
         handle.press("ArrowLeft")  # a first live run (5 -> 4 halvings) warms the kernel's caches
-        page.wait_for_function(f"({status})().includes(' done ')", timeout=60_000)
+        page.wait_for_function(f"({status})().includes(' done')", timeout=60_000)
         for key in ["ArrowRight"] * presses + ["ArrowLeft"] * presses:  # new settings, then back to known ones
             before = page.evaluate(status)
             handle.focus()
             t0 = time.perf_counter()
             handle.press(key)
-            page.wait_for_function(f"({status})().includes(' done ') && ({status})() !== {before!r}",
+            page.wait_for_function(f"({status})().includes(' done') && ({status})() !== {before!r}",
                                    timeout=60_000, polling=20)
             times.append(time.perf_counter() - t0)
     new, known = times[:presses], times[presses:]

@@ -32,7 +32,7 @@ class Reruns:
         b.sync_state()
         self.replay.refresh()
         self._preview()
-        self._status(note=f"from the history (run #{entry.number}): no training needed")
+        self._status(note=f"done (from the history, run #{entry.number}: no training needed)")
         return True
 
     def _debounced_rerun(self):
