@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blas
+from . import blas, wide
 from . import kernels as K
 from . import net as N
 from .dropout import multipliers
@@ -142,8 +142,12 @@ class SparseEngine:
         losses = np.empty(n)
         if self.name == "numba":
             graw = np.empty(len(self.net.data)) if store_last else None
-            k = K.sparse_steps(self.net, X, Y, batches, self.relu, lr, losses, graw, store_last=store_last,
-                               apply_last=apply_last, rule=self.rule, vel=self.vel, drop=self.drop, step0=step0)
+            if wide.fits(self.net, batches.shape[1], self.relu, self.drop is not None):
+                k = wide.sparse_steps(self.net, X, Y, batches, lr, losses, graw, store_last, apply_last, self.rule,
+                                      self.vel)
+            else:
+                k = K.sparse_steps(self.net, X, Y, batches, self.relu, lr, losses, graw, store_last=store_last,
+                                   apply_last=apply_last, rule=self.rule, vel=self.vel, drop=self.drop, step0=step0)
             if store_last and k == n:
                 self.grads = graw
             return k, losses[: k + (k < n)]

@@ -37,6 +37,7 @@ _NP_TANH_MIN = 256  # activations per level and step from which numpy's SIMD tan
 _U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-index wraparound
 _NO_DROP, _NO_UID = np.zeros(3), np.zeros(0, np.int64)  # dropout rate 0: no dropout
 _SCATTER_MAX = 4096  # activations (units x batch) of a level up to which the forward scatters (32 KB)
+EVAL_MAX = 1 << 25  # activations (float64, 256 MiB) an evaluation holds at most (predict_net, net.predict)
 
 if HAVE_NUMBA:
     # -- the math, once: helpers inlined into every kernel below (compiled with its flags) --
@@ -439,7 +440,10 @@ def _extras(net, rule, lr, B, vel, dummy):
 
 
 def predict_net(net, X: np.ndarray, relu: bool, block: int = 64) -> np.ndarray:
-    """Output scores (n, C) of a SparseNet for raw float32/64 inputs X, by the training forward in blocks."""
+    """Output scores (n, C) of a SparseNet for raw float32/64 inputs X, by the training forward in
+    blocks (smaller for very wide nets: at most EVAL_MAX activations; each sample's sums
+    are added in the same order at any block size)."""
+    block = max(1, min(block, EVAL_MAX // int(net.sizes.sum())))
     out = np.empty((len(X), int(net.sizes[-1])))
     _forward_batched(np.ascontiguousarray(X), _arrays(net), relu, out, block)
     return out

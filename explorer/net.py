@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import blas
+from . import blas, wide
 from . import kernels as K
 
 
@@ -242,8 +242,11 @@ def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:
     if isinstance(layers, SparseNet):
         X = np.asarray(X)
         if K.HAVE_NUMBA and X.dtype in (np.float32, np.float64):
+            if wide.fits(layers, 64, relu, False):  # one wide hidden level: a unit at a time
+                return wide.predict(layers, X)
             return K.predict_net(layers, X, relu)
         layers = [layers.csr(l) for l in range(layers.n_layers)]
+    chunk = max(1, min(chunk, K.EVAL_MAX // sum(w.shape[1] for w in layers)))  # wide nets: smaller chunks
     outs = [forward(layers, with_bias(X[i : i + chunk]), relu)[-1] for i in range(0, len(X), chunk)]
     return np.concatenate(outs) if outs else np.zeros((0, layers[-1].shape[1]))
 

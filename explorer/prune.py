@@ -214,6 +214,46 @@ def prune_masks(weights, rule, scope: str = "layer", rng=None, shapes=None) -> l
     return out
 
 
+class KeepMask:
+    """A layer's keep-mask without a dense array (what `trainer.masks_` holds): the sorted flat
+    positions i * n_out + j it keeps, or the full block units=(rows, cols) of a layer that was
+    not cut. `sum()`, `size`, `shape` and `positions()` cost O(kept) at most; np.asarray(mask)
+    builds the dense boolean mask (n_in * n_out bytes: for small layers)."""
+
+    def __init__(self, shape, positions=None, units=None):
+        self.shape = tuple(int(s) for s in shape)
+        self._pos = None if positions is None else np.asarray(positions, dtype=np.int64)
+        self._units = units
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def sum(self, *args, **kwargs) -> int:
+        if self._pos is not None:
+            return len(self._pos)
+        return len(self._units[0]) * len(self._units[1])
+
+    def positions(self) -> np.ndarray:
+        if self._pos is not None:
+            return self._pos
+        r, c = (np.asarray(u, dtype=np.int64) for u in self._units)
+        return (r[:, None] * self.shape[1] + c[None, :]).ravel()
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.zeros(self.size, dtype=bool)
+        out[self.positions()] = True
+        out = out.reshape(self.shape)
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self):
+        return f"KeepMask(shape={self.shape}, kept={self.sum():,})"
+
+
 def compact_units(masks: list[np.ndarray]) -> list[np.ndarray]:
     """Find the hidden units that still matter after pruning.
 

@@ -29,18 +29,21 @@ import warnings
 
 import numpy as np
 
-from . import blas
+from . import blas, memory
 from . import init as I
 from . import kernels as K
 from . import net as N
 from . import schedule as S
+from . import structure as ST
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
 from .data import TrainingData, prepare
 from .engines import DenseEngine, SparseEngine
 from .errors import ConfigError, DataError, ExplorerError
-from .prune import compact_positions, compact_units, cut_rng, parse_rule, prune_masks
-from .rewire import parse_rewire, rewire_engine
+from .masked import engine_for
+from .prune import cut_rng, parse_rule, prune_masks
+from .rewire import parse_rewire
+from .start import sparse_start, starts_sparse
 from .state import TrainerState, run_results
 
 _WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)
@@ -89,12 +92,22 @@ class Trainer:
         self.layer_sizes = N.layer_sizes(d.n_features, cfg.hidden, d.n_classes)
         self.layer_shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         self.init_ = I.resolve(cfg.init, cfg.activation)
-        weights = I.init_weights(self.layer_sizes, self.init_, cfg.init_scale, np.random.default_rng([cfg.seed, 0]))
+        self.rewiring = parse_rewire(cfg.rewire)
+        self.sparse_start = starts_sparse(cfg, self.layer_shapes)  # pruned layers drawn sparse (start.py)
+        grads = any(getattr(cb, "needs_gradients", False) for cb in self.callbacks.callbacks)
+        self.memory_ = memory.check(cfg, d.n_features, d.n_classes, grads, self.sparse_start)  # refuses what won't fit
         self.update_rule = N.UpdateRule(cfg.momentum, cfg.weight_decay, cfg.l1)
         self._drop = (cfg.dropout, cfg.seed) if cfg.dropout else None
-        self.engine = DenseEngine(weights, d, cfg.activation == "relu", cfg.batch_size, self.update_rule, self._drop)
-        self.masks_ = None  # the keep-masks of the cut (full shape), for every layer
-        self.rewiring = parse_rewire(cfg.rewire)
+        self.masks_ = None  # the keep-masks of the cut (prune.KeepMask, full shape), for every layer
+        t0 = time.perf_counter()
+        if self.sparse_start:
+            self._draw_start()
+        else:
+            weights = I.init_weights(self.layer_sizes, self.init_, cfg.init_scale,
+                                     np.random.default_rng([cfg.seed, 0]))
+            self.engine = DenseEngine(weights, d, cfg.activation == "relu", cfg.batch_size, self.update_rule,
+                                      self._drop)
+        start_seconds = time.perf_counter() - t0
         rewiring = self.rewiring.name != "none"  # the steps at which the pattern changes after the cut
         self._events = S.structure_steps(cfg.burn_in, self.total_steps, S.parse_schedule(cfg.prune_schedule),
                                          cfg.rewire_every if rewiring else None, cfg.rewire_until_step())
@@ -108,6 +121,8 @@ class Trainer:
         self.results_ = None
         self.state = TrainerState(self)
         self.state.phase = "burn_in" if cfg.burn_in > 0 else "train"
+        if self.sparse_start:  # the draw is the cut (and the initialisation) of a sparse start
+            self.state.seconds["prune"] += start_seconds
         self._began = self._ended = False
         self._cut_due = cfg.burn_in == 0  # no burn-in: cut at the start (else at its end)
         for cb in self.callbacks.callbacks:
@@ -132,6 +147,7 @@ class Trainer:
             warnings.simplefilter("ignore")
             with contextlib.suppress(ExplorerError):  # best effort: the real run reports its own errors
                 Trainer(cfg.replace(burn_in=min(cfg.burn_in, 1), steps=min(cfg.steps, 2), eval_every=0,
+                                    hidden=tuple(min(h, 64) for h in cfg.hidden),
                                     n_train=None, n_test=None, prune_schedule="once", rewire="none",
                                     rewire_until=None)).fit(few)
 
@@ -312,78 +328,56 @@ class Trainer:
         s.step += steps
 
     def _cut(self) -> None:
-        """The cut: the rule's masks on the cut layers (all kept for a gradual schedule, whose
-        first cut this is), dead units compacted away (not with rewiring: regrowth needs every
-        unit), a layer cut at step 0 rescaled to its fan-in (init.py), and the sparse engine
-        from here on, momentum buffers carried over (nothing happens for prune='none')."""
+        """The cut (structure.dense_cut; nothing happens for prune='none'), then the engine that
+        trains the pattern: sparse, or masked dense above the break-even density (masked.py). A
+        sparse start made its cut when it drew the net (`_draw_start`; again if the rule changed)."""
         self._cut_due = False
         cfg = self.config
         if not cfg.pruned_layer_indices():
             return
         t0 = time.perf_counter()
-        masks = [np.ones(shape, dtype=bool) for shape in self.layer_shapes]
-        for l, m in self.preview_cut().items():
-            if S.parse_schedule(cfg.prune_schedule).kind == "gradual":
-                self._targets[l] = int(m.sum())
-            else:
-                masks[l] = m.reshape(self.layer_shapes[l])
-        units = compact_units(masks) if self.rewiring.name == "none" else [np.arange(h) for h in cfg.hidden]
-        W, V = self.engine.W, self.engine.V
-        if cfg.burn_in == 0:
-            for l in cfg.pruned_layer_indices():
-                I.rescale_sparse(W[l], masks[l], self.init_)
-        net = N.SparseNet(W, masks, units)
-        vel = None if V is None else np.concatenate([V[l].ravel()[net.positions(l)] for l in range(net.n_layers)])
-        self.engine = SparseEngine(net, self.data, cfg.activation == "relu", cfg.batch_size, self.kernels,
-                                   self.update_rule, self._drop, vel)
-        self.masks_ = masks
+        if self.sparse_start:
+            if self._drawn != cfg.prune:  # set_prune before the first step
+                self._draw_start()
+            self.masks_ = self._start_masks
+        else:
+            rescale = self.init_ if cfg.burn_in == 0 else None
+            net, vel, self.masks_, self._targets = ST.dense_cut(
+                self.engine.W, self.engine.V, self.preview_cut(), self.layer_shapes,
+                S.parse_schedule(cfg.prune_schedule).kind == "gradual", self.rewiring.name == "none", rescale)
+            self.engine = self._sparse_engine(net, vel)
         self.state.seconds["prune"] += time.perf_counter() - t0
         self.callbacks.call("on_prune", self)
 
+    def _sparse_engine(self, net, vel=None):
+        cfg = self.config
+        engine = SparseEngine(net, self.data, cfg.activation == "relu", cfg.batch_size, self.kernels,
+                              self.update_rule, self._drop, vel)
+        return engine_for(engine, self.kernels)
+
+    def _draw_start(self) -> None:
+        """A sparse start (start.py): the pruned layers' survivors drawn directly, the sparse
+        engine from step 0; the cut at the first step only announces it (on_prune)."""
+        self.engine = None  # the previous draw's memory goes before the next is made
+        net, self._start_masks = sparse_start(self.config, self.layer_shapes, self.init_,
+                                              self.rewiring.name == "none")
+        self.engine = self._sparse_engine(net)
+        self._drawn = self.config.prune
+
     def _restructure(self) -> None:
-        """The pattern change due now (at a step of schedule.structure_steps)."""
+        """The pattern change due now (at a step of schedule.structure_steps): a gradual cut or a
+        rewiring (structure.py), then the engine for the new pattern (masked.engine_for)."""
         _, what = self._events.pop(0)
-        t0 = time.perf_counter()
+        cfg, s, t0 = self.config, self.state, time.perf_counter()
         if what == "cut":
-            self._gradual_cut()
-            self.state.seconds["prune"] += time.perf_counter() - t0
-            self.callbacks.call("on_prune", self)
+            ST.gradual_cut(self.engine, self._targets, s.step, cfg.burn_in, S.parse_schedule(cfg.prune_schedule).end,
+                           self.layer_shapes, self.rewiring.name == "none")
         else:
-            self.state.last_rewire = self._rewire()
-            self.state.rewirings += 1
-            self.state.seconds["rewire"] += time.perf_counter() - t0
-            self.callbacks.call("on_rewire", self)
-
-    def _gradual_cut(self) -> None:
-        """A cut of a gradual schedule: each cut layer keeps its largest |w|, as many as the cubic
-        schedule says for this step; then dead units are compacted away (unless rewiring)."""
-        cfg, step = self.config, self.state.step
-        end = S.parse_schedule(cfg.prune_schedule).end
-        layers = {l: self.engine.layer(l) for l in range(len(self.layer_shapes))}
-        for l, n_final in self._targets.items():
-            pos, vals, vel = layers[l]
-            n = S.cubic_count(step, cfg.burn_in, end, n_final, self.state.layers[l].n_total)
-            keep = np.sort(np.argsort(np.abs(vals), kind="stable")[max(len(vals) - n, 0) :])
-            layers[l] = (pos[keep], vals[keep], None if vel is None else vel[keep])
-        units = None
-        if self.rewiring.name == "none":
-            units, sel = compact_positions(self.layer_shapes, [layers[l][0] for l in sorted(layers)])
-            layers = {l: tuple(None if a is None else a[sel[l]] for a in layers[l]) for l in layers}
-        self.engine.set_layers(layers, units)
-
-    def _rewire(self):
-        """A rewiring of the cut layers (rewire.py): the drop fraction of this step (RigL's
-        decays), RigL's gradient samples [seed, 4, step], the regrowth stream [seed, 3, step]."""
-        cfg, t, kind = self.config, self.state.step, self.rewiring.kind
-        f = self.rewiring.value
-        if kind.cosine:
-            f = S.cosine_fraction(t, cfg.burn_in, cfg.rewire_until_step(), f)
-        batch = None
-        if kind.gradient:
-            idx = np.random.default_rng([cfg.seed, 4, t]).integers(0, self.data.n_train, cfg.rewire_batch)
-            batch = (self.data.X[idx], self.data.y[idx])
-        return rewire_engine(self.engine, cfg.pruned_layer_indices(), self.rewiring, f,
-                             np.random.default_rng([cfg.seed, 3, t]), t, cfg.init_scale, batch)
+            s.last_rewire = ST.rewire(self.engine, cfg, self.rewiring, self.data, s.step)
+            s.rewirings += 1
+        self.engine = engine_for(self.engine, self.kernels)
+        s.seconds["prune" if what == "cut" else "rewire"] += time.perf_counter() - t0
+        self.callbacks.call("on_prune" if what == "cut" else "on_rewire", self)
 
     def _evaluate(self) -> None:
         t0 = time.perf_counter()
