@@ -2,7 +2,8 @@
 
 What is here, on the flat arrays of a `net.SparseNet` or on `net.DenseWork` buffers:
 - `sparse_steps`: many fused SGD steps of the sparse phase in one call (forward, output deltas,
-  backward, sampled outer product, update): `_sparse_steps` at any batch size, `_steps_b1` at 1;
+  backward, sampled outer product, update): `_sparse_steps` at any batch size, b1.steps_b1 at 1
+  (and wide.py's kernels for a net with one wide hidden level, chosen by the engine);
 - `apply_raw`: stored raw gradients applied later (a step split around a hook), rounding as the
   fused update does; `predict_net`: the sparse forward for evaluation;
 - `gather_rows`, `output_deltas`, `times_fprime`: the dense phase's loops (`net.dense_step`).
@@ -13,8 +14,8 @@ The batched kernel stores activations unit-major / batch-minor: inner loops are 
 
 The math once: the output deltas and loss of one sample (`_output_delta`), f' (`_fprime`), the
 weight update (`_update`: plain SGD, or with momentum, weight decay and L1) and dropout
-(`_dropout`, dropout.py's hash) are small helpers used by every kernel (the readable numpy
-reference is `net.py`). No update rule (opt None) and a dropout rate of 0 leave the plain
+(`_dropout`, dropout.py's hash) are small helpers used by every kernel, in kmath.py (the
+readable numpy reference is `net.py`). No update rule (opt None) and a dropout rate of 0 leave the plain
 arithmetic, bit for bit.
 
 Importable without numba: HAVE_NUMBA says whether the kernels exist; callers ask it.
@@ -25,106 +26,15 @@ from __future__ import annotations
 import numpy as np
 
 from .dropout import HAVE_NUMBA, numba
+from .kmath import _FM, _NO_DROP, _NO_UID, _U
 
 if HAVE_NUMBA:
-    from .dropout import keep_nb, slot_key_nb
-
-# Reassociation lets LLVM vectorise the batch reductions; no nnan/ninf (the kernels must
-# still see a non-finite loss) and no contraction into FMAs (the split step applies
-# `data += c * g` separately and must round exactly as the fused kernel does).
-_FM = {"reassoc"}
-_NP_TANH_MIN = 256  # activations per level and step from which numpy's SIMD tanh pays (_tanh_inplace)
-_U = np.uint64  # index arithmetic in the flat loops: unsigned, so no negative-index wraparound
-_NO_DROP, _NO_UID = np.zeros(3), np.zeros(0, np.int64)  # dropout rate 0: no dropout
+    from .b1 import steps_b1
+    from .kmath import _all_zero, _apply, _dropout, _fprime, _output_delta, _tanh_inplace, _update
 _SCATTER_MAX = 4096  # activations (units x batch) of a level up to which the forward scatters (32 KB)
 EVAL_MAX = 1 << 25  # activations (float64, 256 MiB) an evaluation holds at most (predict_net, net.predict)
 
 if HAVE_NUMBA:
-    # -- the math, once: helpers inlined into every kernel below (compiled with its flags) --
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _output_delta(H, D, o0, stride, C, t, relu, loss):
-        """Output deltas of one sample with label t, D[o0 + j * stride] for the C outputs
-        H[o0 + j * stride] (tanh outputs or softmax logits); returns `loss` plus the sample's
-        loss. stride is B in the batched kernel's unit-major layout, 1 at batch 1 and in a
-        row-major (B, C) buffer. tanh: deltas (t - y)(1 - y^2), loss 0.5 sum (t - y)^2 with
-        +-1 targets; softmax: deltas t - p, loss -log p_t. The loss is a running sum, so
-        that a batch's is added up in one pass over its samples and outputs."""
-        if relu:
-            m = H[o0]
-            for j in range(1, C):
-                m = max(m, H[o0 + j * stride])
-            tot = 0.0
-            for j in range(C):
-                tot += np.exp(H[o0 + j * stride] - m)
-            loss += np.log(tot) - (H[o0 + t * stride] - m)
-            for j in range(C):
-                p = np.exp(H[o0 + j * stride] - m) / tot
-                D[o0 + j * stride] = (1.0 if j == t else 0.0) - p
-        else:
-            for j in range(C):
-                yo = H[o0 + j * stride]
-                e = (1.0 if j == t else -1.0) - yo
-                loss += 0.5 * e * e
-                D[o0 + j * stride] = e * (1.0 - yo * yo)
-        return loss
-
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _fprime(h, relu):
-        """f' from the activation h = f(a): (h > 0) for ReLU, 1 - h^2 for tanh."""
-        return (1.0 if h > 0.0 else 0.0) if relu else 1.0 - h * h
-
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _update(data, k, c, g, vel, opt):
-        """The update of weight k from its raw gradient g = sum_b h_i d_j: plain SGD data += c g
-        (c = lr / B) when opt is None (a compile-time branch: the kernels compile once for plain
-        SGD, once for the extras); else opt = (lr, 1 / B, momentum, weight decay, l1):
-        d = g / B - wd w - l1 sign(w), v = mu v + d (vel[k]), w += lr v. With mu = 0, v = d
-        (vel is scratch): an unconditional store, as a conditional one made LLVM's loop ~10x slower."""
-        if opt is None:
-            data[k] += c * g
-        else:
-            lr, inv_b, mu, wd, l1 = opt
-            w = data[k]
-            d = g * inv_b - wd * w - l1 * (np.float64(w > 0.0) - np.float64(w < 0.0)) + mu * vel[k]
-            vel[k] = d
-            data[k] = w + lr * d
-
-    @numba.njit(cache=True, nogil=True)
-    def _dropout(H, G, a0, n, B, Bs, relu, drop, uid, u0, level, step):
-        """Inverted dropout on hidden level `level` (H[a0:], unit-major, batch-minor): unit u
-        of slot b kept when its uniform (dropout.keep_mask) is >= p and then scaled by
-        1 / (1 - p); G gets the backward gains f'(h) * multiplier. drop = [p, 1 / (1 - p),
-        seed]; uid[u0 + i]: the original index of unit i."""
-        p, scale, seed = drop[0], drop[1], np.int64(drop[2])
-        keys = np.array([slot_key_nb(seed, step, level, b) for b in range(Bs)], np.uint64)
-        for i in range(n):  # contiguous over the batch: the hash vectorises
-            for b in range(Bs):
-                m = scale if keep_nb(keys[b], uid[u0 + i], p) else 0.0
-                q = a0 + i * B + b
-                G[q] = _fprime(H[q], relu) * m
-                H[q] *= m
-
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _all_zero(H, start, n):
-        """Are H[start:start + n] all zero (an input row that no sample of the batch uses)?"""
-        for b in range(n):
-            if H[start + b] != 0.0:
-                return False
-        return True
-
-    @numba.njit(cache=True)  # the object-mode block takes the GIL for numpy's call, nothing else
-    def _tanh_inplace(v):
-        """v = tanh(v). numba's np.tanh is libm's scalar tanh (~14 ns a call here); numpy's
-        SIMD tanh takes ~1.2 ns an element, so long vectors go to numpy through an object-mode
-        block (~1.5 us a call). The results differ from libm's by at most an ulp; numpy's is
-        also what the scipy reference path uses."""
-        if v.shape[0] >= _NP_TANH_MIN:
-            with numba.objmode():
-                np.tanh(v, out=v)
-        else:
-            for q in range(v.shape[0]):
-                v[q] = np.tanh(v[q])
-
     # -- the dense phase's loops (net.dense_step) -----------------------------------------
     @numba.njit(cache=True, nogil=True)  # no fastmath: no FMA, the numpy path's roundings
     def times_fprime(D, H, relu):
@@ -289,88 +199,6 @@ if HAVE_NUMBA:
                     _update(data, k, c, g, gbuf, None)  # plain SGD
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _steps_b1(X, y, batches, indptr, indices, rows32, cols32, data, ip_off, nz_off, rows_act, ra_off, sizes,
-                  relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
-        """Batch size 1. Forward and update are one flat loop over the layer's surviving
-        weights (rows32/cols32), with no per-row branches: at ~12 weights a row, the row
-        loop's mispredicted exits and zero-input tests cost more than the ~23% of products
-        with a zero input they would skip (measured 9.7 vs 13.2 us/step on the post's net).
-        Backward keeps the CSR rows (a register accumulator per unit). The inputs that still
-        have weights are converted to float64 once per step, the bias unit last. Arguments as
-        for `_sparse_steps`."""
-        store_last, apply_last = flags[0], flags[1]
-        dropping = drop[0] > 0.0
-        n_steps = batches.shape[0]
-        L = sizes.shape[0] - 1
-        nf = X.shape[1]
-        off = np.zeros(L + 2, np.int64)
-        for v in range(L + 1):
-            off[v + 1] = off[v] + sizes[v]
-        H = np.zeros(off[L + 1])  # H[off[v] + u]: activation of unit u of level v (level 0: inputs)
-        D = np.zeros(off[L + 1])
-        G = np.zeros(off[L + 1] if dropping else 0)  # dropout's backward gains
-        for s in range(n_steps):
-            r = batches[s, 0]
-            for t in range(ra_off[0], ra_off[1]):  # only inputs that still have weights
-                i = rows_act[t]
-                H[i] = X[r, i] if i < nf else 1.0
-            for l in range(L):  # forward
-                a0 = off[l + 1]
-                h0 = off[l]
-                for q in range(a0, a0 + sizes[l + 1]):
-                    H[q] = 0.0
-                for k in range(nz_off[l], nz_off[l + 1]):
-                    H[_U(a0 + cols32[k])] += data[k] * H[_U(h0 + rows32[k])]
-                if relu and l < L - 1:
-                    for q in range(a0, a0 + sizes[l + 1]):
-                        H[q] = max(H[q], 0.0)
-                elif not relu:
-                    _tanh_inplace(H[a0 : a0 + sizes[l + 1]])
-                if dropping and l < L - 1:
-                    _dropout(H, G, a0, sizes[l + 1], 1, 1, relu, drop, uid, off[l + 1], l + 1, step0 + s)
-            loss = _output_delta(H, D, off[L], 1, sizes[L], y[r], relu, 0.0)
-            losses[s] = loss
-            if not np.isfinite(loss):
-                return s
-            for l in range(L - 1, 0, -1):  # backward: flat too (rows of varying length mispredict)
-                d0 = off[l]
-                e0 = off[l + 1]
-                for q in range(d0, d0 + sizes[l]):
-                    D[q] = 0.0
-                for k in range(nz_off[l], nz_off[l + 1]):
-                    D[_U(d0 + rows32[k])] += data[k] * D[_U(e0 + cols32[k])]
-                if dropping:
-                    for q in range(d0, d0 + sizes[l]):
-                        D[q] *= G[q]
-                else:
-                    for q in range(d0, d0 + sizes[l]):
-                        D[q] *= _fprime(H[q], relu)
-            last = s == n_steps - 1
-            for l in range(L):  # sampled outer product and update
-                h0, e0, k0, k1 = off[l], off[l + 1], nz_off[l], nz_off[l + 1]
-                if store_last and last:  # the gradients kept for a hook, then (maybe) applied
-                    for k in range(k0, k1):
-                        graw[k] = H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])]
-                    if apply_last:
-                        _apply(data, graw, c, vel, opt, k0, k1)
-                elif apply_last or not last:
-                    _outer_flat(H, D, h0, e0, rows32, cols32, k0, k1, data, c, vel, opt)
-        return n_steps
-
-    @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _outer_flat(H, D, h0, e0, rows32, cols32, k0, k1, data, c, vel, opt):
-        """One layer's sampled outer product and update at batch 1: a flat loop over its
-        weights k0..k1 (a function of its own: see `_outer_rows`)."""
-        for k in range(k0, k1):
-            _update(data, k, c, H[_U(h0 + rows32[k])] * D[_U(e0 + cols32[k])], vel, opt)
-
-    @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _apply(data, graw, c, vel, opt, k0, k1):
-        """Update weights k0..k1 from stored raw gradients (a split step, as the fused one)."""
-        for k in range(k0, k1):
-            _update(data, k, c, graw[k], vel, opt)
-
-    @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _forward_batched(X, net, relu, out, B):
         """Output scores (tanh outputs or logits) for every row of X (float32 or float64), in
         blocks of B samples with the general kernel's forward (vectorised over the block):
@@ -416,9 +244,8 @@ def sparse_steps(net, X, y, batches, relu, lr, losses, graw=None, store_last=Fal
     else:
         dr, uid = np.array([drop[0], 1.0 / (1.0 - drop[0]), drop[1]]), np.concatenate(net.units).astype(np.int64)
     if B == 1:
-        return int(_steps_b1(X, y, batches, net.indptr, net.indices, net.rows32, net.cols32, net.data, net.ip_off,
-                             net.nz_off, net.rows_act, net.ra_off, net.sizes, relu, lr, losses, graw, flags, vel, opt,
-                             dr, uid, step0))
+        return int(steps_b1(X, y, batches, net.rows32, net.cols32, net.data, net.nz_off, net.rows_act, net.ra_off,
+                            net.sizes, relu, lr, losses, graw, flags, vel, opt, dr, uid, step0))
     return int(_sparse_steps(X, y, batches, _arrays(net), relu, lr / B, losses, graw, flags, vel, opt, dr, uid, step0))
 
 

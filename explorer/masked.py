@@ -7,7 +7,7 @@ Above a break-even density a cut net is therefore faster dense: `MaskedEngine` h
 layer in its compacted shape (the units compaction kept) as a dense float64 array, zero where
 cut, with a keep-mask, and is the sparse engine's equal -- the same questions (engines.py), the
 same surviving values and positions, the same results:
-- batch 1: one numba kernel (`_masked_b1`), `kernels._steps_b1`'s arithmetic in the same order
+- batch 1: one numba kernel (`_masked_b1`), `b1.steps_b1`'s arithmetic in the same order
   (rows ascending into each unit, a zero input skipped, the backward's sums in strict order):
   the same bits as the sparse engine;
 - batch > 1: numpy and BLAS as the dense phase (net.dense_step), the update masked (plain SGD:
@@ -247,7 +247,7 @@ class MaskedEngine:
 
 if K.HAVE_NUMBA:
     from .dropout import numba
-    from .kernels import _FM, _U, _dropout, _fprime, _output_delta, _tanh_inplace, _update
+    from .kmath import _FM, _U, _dropout, _fprime, _output_delta, _tanh_inplace, _update
 
     @numba.njit(cache=True, nogil=True)
     def _rezero(W, M):
@@ -273,7 +273,7 @@ if K.HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
     def _masked_b1(X, y, batches, Wf, Mf, w_off, sizes, relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
-        """kernels._steps_b1 on dense compacted layers (Wf, keep-mask Mf, layer l at w_off[l],
+        """b1.steps_b1 on dense compacted layers (Wf, keep-mask Mf, layer l at w_off[l],
         row-major): the same arithmetic in the same order, zero inputs skipped."""
         store_last, apply_last = flags[0], flags[1]
         dropping = drop[0] > 0.0

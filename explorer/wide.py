@@ -40,7 +40,7 @@ def fits(net, B: int, relu: bool, dropping: bool) -> bool:
 
 
 if HAVE_NUMBA:
-    from .kernels import _FM, _U, _all_zero, _output_delta, _update
+    from .kmath import _FM, _U, _all_zero, _output_delta, _update
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM, inline="always")
     def _unit_forward(H0, H1, jb, H2, j, B, Bs, net, w0, Z):
