@@ -7,7 +7,8 @@ the trainer's loop reads the same in both phases:
 
     k, losses = engine.steps(batches, lr, step0, store_last=..., apply_last=...)
     engine.apply_stored(lr)            # the update held back by apply_last=False
-    engine.values(l), engine.grad_values(l), engine.dense(l), engine.mask(l), engine.n_alive(l)
+    engine.values(l), engine.positions(l), engine.grad_values(l), engine.dense(l), engine.mask(l),
+    engine.n_alive(l)
     engine.evaluate(X, y), engine.predict(X)
 
 `steps` runs len(batches) steps, the first being the run's step `step0` (dropout draws its
@@ -101,6 +102,9 @@ class DenseEngine:
 
     def values(self, l: int) -> np.ndarray:
         return self.W[l].ravel()
+
+    def positions(self, l: int) -> np.ndarray:
+        return np.arange(self.W[l].size)
 
     def grad_values(self, l: int) -> np.ndarray | None:
         return None if self.grads is None else self.grads[l].ravel()
@@ -222,6 +226,9 @@ class SparseEngine:
 
     def values(self, l: int) -> np.ndarray:
         return self.net.values(l)
+
+    def positions(self, l: int) -> np.ndarray:
+        return self.net.positions(l)
 
     def grad_values(self, l: int) -> np.ndarray | None:
         if self.grads is None:

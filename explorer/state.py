@@ -60,21 +60,38 @@ class LayerView:
         return None if g is None else -g / self._t.config.batch_size  # gradient of the batch-mean loss
 
     def weights(self) -> np.ndarray:
+        if self.sparse:
+            self._dense_fits("weights()", 8)
         w = self._t.engine.dense(self.index)
         return w if self.sparse else _read_only(w)
 
     def mask(self) -> np.ndarray:
+        self._dense_fits("mask()", 1)
         return self._t.engine.mask(self.index)
 
     def positions(self) -> np.ndarray:
         """Flat positions i * n_out + j of the weights still trained, sorted and aligned with
         `values`: O(surviving weights) after the cut (every position while dense)."""
-        e = self._t.engine
-        return e.net.positions(self.index) if self.sparse else np.arange(self.n_total)
+        return self._t.engine.positions(self.index) if self.sparse else np.arange(self.n_total)
 
     def gradients(self) -> np.ndarray | None:
         g = self.grad_values
+        if g is not None:
+            self._dense_fits("gradients()", 8)
         return None if g is None else self._t.engine.dense(self.index, g)
+
+    def _dense_fits(self, what: str, itemsize: int) -> None:
+        """A full-shape copy of a layer that fits in memory, or one line saying what to use instead."""
+        from .memory import available_bytes, human
+
+        need, avail = self.n_total * itemsize, available_bytes()
+        if avail is not None and need > avail // 2:
+            from .errors import ExplorerError
+
+            a, b = self.shape
+            raise ExplorerError(f"layer {self.index} is {a:,} x {b:,}: {what} would build a dense copy of "
+                                f"~{human(need)} ({human(avail)} available); read values and positions() instead "
+                                f"(the {self.n_alive:,} weights still trained)")
 
     def __repr__(self):
         kind = "sparse" if self.sparse else "dense"

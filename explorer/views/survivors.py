@@ -102,21 +102,42 @@ class Survivors(View):
     def _sample(self, trainer) -> dict:
         s = trainer.state
         lv = s.layers[0]
-        W = lv.weights()
-        fresh = not len(self._snaps) or self._snaps[0][-1] != s.step
-        if s.phase == "burn_in" and lv.n_total <= MAX_SNAPSHOT and fresh:
-            self._snaps.append(s.step, np.array(W, copy=True))
-            if s.step == trainer.config.burn_in:  # the weights the cut is made from
-                self._stability(trainer)
-        if lv.pruned:
-            alive = (W[:-1] != 0).sum(axis=0)
-            units = np.argsort(-alive, kind="stable")[: self.n_units]
-        else:
-            units = np.arange(min(self.n_units, W.shape[1]))
-        self.units = units
-        cols = W[:-1][:, units]
+        if lv.sparse:  # from the survivors' positions: O(surviving weights + units), any width
+            cols = self._sparse_columns(lv)
+        else:  # the dense weights themselves (a view)
+            W = lv.weights()
+            fresh = not len(self._snaps) or self._snaps[0][-1] != s.step
+            if s.phase == "burn_in" and lv.n_total <= MAX_SNAPSHOT and fresh:
+                self._snaps.append(s.step, np.array(W, copy=True))
+                if s.step == trainer.config.burn_in:  # the weights the cut is made from
+                    self._stability(trainer)
+            self.units = np.arange(min(self.n_units, W.shape[1]))
+            cols = W[:-1][:, self.units]
         return {"cols": cols.astype(np.float32), "alive": int((cols != 0).sum()), "stability": self.stability,
                 "step": s.step}
+
+    def _sparse_columns(self, lv) -> np.ndarray:
+        """The input weights (bias row left out) of the units drawn: the n_units with the most
+        nonzero inputs (ties: the lower index) when the layer is pruned, else the first ones."""
+        n_in, n_out = lv.shape
+        rows, c = np.divmod(lv.positions(), n_out)
+        vals = lv.values
+        px = (rows < n_in - 1) & (vals != 0)
+        k = min(self.n_units, n_out)
+        if lv.pruned and k:
+            alive = np.bincount(c[px], minlength=n_out)
+            v = np.partition(alive, n_out - k)[n_out - k]  # the k-th largest count
+            above = np.flatnonzero(alive > v)
+            units = np.concatenate([above, np.flatnonzero(alive == v)[: k - len(above)]])
+            units = units[np.lexsort((units, -alive[units]))]
+        else:
+            units = np.arange(k)
+        self.units = units
+        order = np.argsort(units)
+        hit = px & np.isin(c, units)
+        cols = np.zeros((n_in - 1, len(units)))
+        cols[rows[hit], order[np.searchsorted(units[order], c[hit])]] = vals[hit]
+        return cols
 
     def _stability(self, trainer) -> None:
         cfg = trainer.config
