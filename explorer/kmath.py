@@ -36,7 +36,7 @@ NP_TANH_DIRECT = False  # numpy's own float64 tanh loop is what `_tanh_inplace` 
 
 
 def _numpy_tanh_loop():
-    """(address of numpy's float64 tanh inner loop, its data pointer), checked, or None. The
+    """The address of numpy's float64 tanh inner loop (whose data pointer is NULL), checked, or None. The
     loop is the PyUFuncObject's `functions[i]` for the signature d->d (numpy/ufuncobject.h:
     PyObject_HEAD, int nin, nout, nargs, identity, then functions, data, int ntypes,
     reserved1, name, types); numpy puts the CPU-dispatched SIMD loop there."""
@@ -58,7 +58,7 @@ def _numpy_tanh_loop():
         w = v.copy()
         loop((ctypes.c_void_p * 2)(w.ctypes.data, w.ctypes.data), (ctypes.c_ssize_t * 1)(len(w)),
              (ctypes.c_ssize_t * 2)(8, 8), data)
-        return (fn, data) if np.array_equal(w, np.tanh(v)) else None
+        return fn if not data and np.array_equal(w, np.tanh(v)) else None  # (a data pointer would be cached stale)
     except Exception:  # pragma: no cover - another numpy layout: the fallback below
         return None
 
@@ -66,34 +66,35 @@ def _numpy_tanh_loop():
 if HAVE_NUMBA:
     import llvmlite.binding as _llvm
     from numba import types as _t
-    from numba.core.extending import intrinsic
 
     from .dropout import keep_nb, slot_key_nb
 
-    @intrinsic
-    def _as_doubles(typingctx, addr):
-        """An address (intp) as a float64 pointer (for numba.carray)."""
-        sig = _t.CPointer(_t.float64)(_t.intp)
-
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-        return sig, codegen
-
-    @numba.cfunc(_t.void(_t.intp, _t.intp, _t.intp, _t.intp), cache=True, nogil=True)
-    def _libm_tanh_loop(args, dims, steps, data):  # pragma: no cover - only without numpy's loop
-        """numpy's inner-loop calling convention (char **args, npy_intp *dims, *steps, data) for
-        contiguous float64 in place, with libm's tanh: the fallback of `explorer_np_tanh_d`."""
-        n = numba.carray(_as_doubles(dims), 1)
-        ptr = numba.carray(_as_doubles(args), 1)
-        v = numba.carray(_as_doubles(ptr.view(np.int64)[0]), int(n.view(np.int64)[0]))
-        for q in range(v.shape[0]):
-            v[q] = np.tanh(v[q])
-
     _found = _numpy_tanh_loop()
     NP_TANH_DIRECT = _found is not None
-    _TANH_DATA = _found[1] if _found else 0
-    _llvm.add_symbol("explorer_np_tanh_d", _found[0] if _found else _libm_tanh_loop.address)
+    if not _found:  # pragma: no cover - another numpy: a libm loop in numpy's calling convention
+        from numba.core.extending import intrinsic
+
+        @intrinsic
+        def _as_doubles(typingctx, addr):
+            """An address (intp) as a float64 pointer (for numba.carray)."""
+            sig = _t.CPointer(_t.float64)(_t.intp)
+
+            def codegen(context, builder, signature, args):
+                return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+            return sig, codegen
+
+        @numba.cfunc(_t.void(_t.intp, _t.intp, _t.intp, _t.intp), cache=True, nogil=True)
+        def _libm_tanh_loop(args, dims, steps, data):  # pragma: no cover - only without numpy's loop
+            """numpy's inner-loop calling convention (char **args, npy_intp *dims, *steps, data) for
+            contiguous float64 in place, with libm's tanh: the fallback of `explorer_np_tanh_d`."""
+            n = numba.carray(_as_doubles(dims), 1)
+            ptr = numba.carray(_as_doubles(args), 1)
+            v = numba.carray(_as_doubles(ptr.view(np.int64)[0]), int(n.view(np.int64)[0]))
+            for q in range(v.shape[0]):
+                v[q] = np.tanh(v[q])
+
+    _llvm.add_symbol("explorer_np_tanh_d", _found if _found else _libm_tanh_loop.address)
     _np_tanh_loop = _t.ExternalFunction("explorer_np_tanh_d", _t.void(_t.intp, _t.intp, _t.intp, _t.intp))
 
     @numba.njit(cache=True, nogil=True, inline="always")
@@ -181,7 +182,7 @@ if HAVE_NUMBA:
             buf[3] = 8
             buf[4] = 8
             a = buf.ctypes.data
-            _np_tanh_loop(a, a + 16, a + 24, _TANH_DATA)
+            _np_tanh_loop(a, a + 16, a + 24, 0)
         else:
             for q in range(v.shape[0]):
                 v[q] = np.tanh(v[q])
