@@ -33,6 +33,7 @@ from ..errors import ExplorerError
 from ..trainer import Trainer
 from ..views import VIEWS, Board
 from ..views.accuracy import collapse_step
+from ..views.base import WIDTH
 from . import link
 from .actions import Actions
 from .history import RunHistory
@@ -156,14 +157,16 @@ class Explorer(Actions, Reruns, W.VBox):
         panel = W.VBox([W.HBox([c["run"], c["pause"], c["step"], c["stop"]]), pace, c["live"], c["compare"], *settings,
                         W.HBox([c["folder"], c["export"]]), W.HBox([c["config_path"], c["save"], c["load"]]),
                         c["share"], c["shared"]],
-                       layout=W.Layout(width="350px", min_width="350px"))
+                       layout=W.Layout(width="340px", min_width="340px"))
         keys = list(v)
         # every view keeps its width; the rows wrap in a narrower page (a JupyterLab notebook cell)
-        box = lambda w: W.Box([w], layout=W.Layout(min_width="604px", width="604px"))
+        box = lambda w: W.Box([w], layout=W.Layout(min_width=f"{WIDTH + 4}px", width=f"{WIDTH + 4}px"))
         wrap = W.Layout(flex_flow="row wrap", align_items="flex-start")
         top = W.HBox([box(v[k].widget) for k in keys[:2]], layout=wrap)
         rest = W.HBox([box(v[k].widget) for k in keys[2:]] + [box(self.history_panel)], layout=wrap)
-        main = W.VBox([top, self.replay, rest, self.whatif], layout=W.Layout(min_width="604px"))
+        # beside the controls when two views fit there (the rest of a 1600-pixel page), else below them
+        main = W.VBox([top, self.replay, rest, self.whatif],
+                      layout=W.Layout(flex="1 1 0%", min_width=f"{WIDTH + 4}px", max_width=f"{2 * WIDTH + 16}px"))
         return [title, self.status, W.HBox([panel, main], layout=wrap)]
 
     # -- config <-> widgets ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..views.base import COLORS, FigureWidget, base_layout, placeholder, sync_figure
+from ..views.base import COLORS, WIDTH, FigureWidget, base_layout, placeholder, sync_figure
 from .history import RunHistory, describe
 
 
@@ -72,7 +72,7 @@ class HistoryPanel(W.VBox):
     def __init__(self, history: RunHistory, on_select=None, on_export=None):
         self.history, self.on_select, self.on_export = history, on_select, on_export
         self.table = W.HTML(layout=W.Layout(max_height="220px", overflow="auto"))
-        self.pick = W.SelectMultiple(options=[], rows=5, description="runs", layout=W.Layout(width="320px"),
+        self.pick = W.SelectMultiple(options=[], rows=5, description="runs", layout=W.Layout(width="280px"),
                                      style={"description_width": "40px"})
         self.load = W.Button(description="Use", icon="undo", tooltip="show the first selected run (its settings)",
                              layout=W.Layout(width="64px"))
@@ -80,18 +80,18 @@ class HistoryPanel(W.VBox):
                              layout=W.Layout(width="80px"))
         self.clear_button = W.Button(description="Clear", icon="trash", layout=W.Layout(width="72px"),
                                      tooltip="forget every run")
-        self.csv = W.Button(description="CSV", icon="download", layout=W.Layout(width="64px"),
+        self.csv = W.Button(description="CSV", icon="download", layout=W.Layout(width="74px"),
                             tooltip="write the table as runs.csv in the export folder")
         self.load.on_click(lambda b: self._use())
         self.hide.on_click(lambda b: self._toggle())
         self.clear_button.on_click(lambda b: self.clear())
         self.csv.on_click(lambda b: self.on_export and self.on_export())
         self.fig = FigureWidget(
-            data=[], layout=base_layout("test accuracy of the runs so far", height=300, width=600,
+            data=[], layout=base_layout("test accuracy of the runs so far", height=300, width=WIDTH,
                                         xaxis=dict(title="step", range=[0, 1]),
                                         yaxis=dict(title="test accuracy", range=[0, 1]),
                                         annotations=[placeholder("every finished run adds a row and a curve")]))
-        buttons = W.HBox([self.load, self.hide, self.clear_button, self.csv])
+        buttons = W.VBox([W.HBox([self.load, self.hide]), W.HBox([self.clear_button, self.csv])])
         super().__init__([W.HTML("<b>Runs</b> (newest last)"), self.table, W.HBox([self.pick, buttons]), self.fig])
         self.refresh()
 
@@ -143,7 +143,7 @@ class WhatIf(W.VBox):
                                                                               {"secondary_y": True}]])
         layout = base.layout.to_plotly_json()
         layout.update(base_layout("what if: the runs so far that differ only in the cut or the burn-in",
-                                  height=340, width=1200, margin=dict(l=60, r=60, t=58, b=78)))
+                                  height=340, width=2 * WIDTH + 4, margin=dict(l=60, r=60, t=58, b=78)))
         layout["xaxis"].update(title=dict(text="fraction of the cut layers' weights kept"), type="log")
         layout["yaxis"].update(title=dict(text="test accuracy"), range=[0, 1])
         layout["yaxis2"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero", tickformat=".2~g",

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..callbacks import Callback
-from .base import COLORS, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
 
 
 def collapse_step(evals: list[dict], n_classes: int) -> int | None:
@@ -74,7 +74,7 @@ class _Reference(Callback):
 class AccuracyLoss(View):
     key = "accuracy"
 
-    def __init__(self, every: int | None = None, width: int | None = 600, height: int = 360):
+    def __init__(self, every: int | None = None, width: int | None = WIDTH, height: int = 360):
         super().__init__(every)
         self._ref = None
         self.fig = FigureWidget(
@@ -99,7 +99,7 @@ class AccuracyLoss(View):
                                margin=dict(l=60, r=60, t=58, b=78),
                                xaxis=dict(title="step"),
                                yaxis=dict(title="train loss (interval mean)", type="log", exponentformat="power",
-                                          dtick="D2", range=[-1, 1]),
+                                          tickmode="linear", tick0=0, dtick=1, range=[-1, 1]),
                                yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1],
                                            tickmode="linear", tick0=0, dtick=0.2, showgrid=False),
                                annotations=[placeholder("loss and test accuracy appear here during a run")]),

@@ -34,7 +34,7 @@ from .figure import FigureWidget, PlotlyModule, sync_figure  # noqa: F401 -- the
 COLORS = {"dense": "#1f77b4", "sparse": "#d62728", "ref": "#7f7f7f", "cut": "#2ca02c", "accent": "#ff7f0e",
           "regrown": "#9467bd"}
 FONT = dict(size=11)
-WIDTH, HEIGHT = 600, 340
+WIDTH, HEIGHT = 570, 340  # two views and the controls fit a 1600-pixel-wide page
 
 
 def base_layout(title: str, height: int = HEIGHT, width: int | None = WIDTH, legend: bool = True, **kw) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import COLORS, FigureWidget, Frame, View, image_and_curve_layout
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, image_and_curve_layout
 from .survivors import _image_shape
 
 
@@ -19,7 +19,7 @@ class Connectivity(View):
     key = "connectivity"
     live_sample = False  # counted at recorded steps
 
-    def __init__(self, every: int | None = None, width: int | None = 600, height: int = 340):
+    def __init__(self, every: int | None = None, width: int | None = WIDTH, height: int = 340):
         super().__init__(every)
         layout = image_and_curve_layout("input connectivity", 0.42, 0.22, "step", "",
                                         "weights per input pixel appear here", height, width)

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import ExplorerError
 from ..stats import feedback
-from .base import COLORS, FigureWidget, Frame, View, base_layout, placeholder
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, base_layout, placeholder
 
 DECILES = [str(i) for i in range(1, 11)]
 
@@ -25,7 +25,7 @@ class GradientFeedback(View):
     needs_gradients = True
     live_sample = False  # the statistics at recorded steps only (gradients are computed there)
 
-    def __init__(self, layer: int = 0, max_n: int = 2**13, every: int | None = None, width: int | None = 600,
+    def __init__(self, layer: int = 0, max_n: int = 2**13, every: int | None = None, width: int | None = WIDTH,
                  height: int = 340):
         super().__init__(every)
         self.layer, self.max_n = layer, max_n

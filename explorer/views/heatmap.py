@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..stats import LOG_EDGES
-from .base import COLORS, FigureWidget, Frame, View, base_layout, bin_centers, layer_histogram, placeholder
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, base_layout, bin_centers, layer_histogram, placeholder
 
 _CENTERS = np.log10(np.sqrt(LOG_EDGES[:-1] * LOG_EDGES[1:]))
 
@@ -24,7 +24,7 @@ class HistogramOverTime(View):
     key = "heatmap"
     live_sample = False  # a column per record; between records the last one stands
 
-    def __init__(self, layer: int = 0, every: int | None = None, width: int | None = 600, height: int = 420):
+    def __init__(self, layer: int = 0, every: int | None = None, width: int | None = WIDTH, height: int = 420):
         super().__init__(every)
         self.layer = layer
         base = make_subplots(rows=2, cols=1, row_heights=[0.64, 0.36], vertical_spacing=0.2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import COLORS, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
 
 
 def speedup(records) -> float | None:
@@ -24,7 +24,7 @@ def speedup(records) -> float | None:
 class Speed(View):
     key = "speed"
 
-    def __init__(self, every: int | None = None, width: int | None = 600, height: int = 340):
+    def __init__(self, every: int | None = None, width: int | None = WIDTH, height: int = 340):
         super().__init__(every)
         self.fig = FigureWidget(
             data=[
@@ -37,10 +37,11 @@ class Speed(View):
             ],
             layout=base_layout("speed", height=height, width=width, margin=dict(l=60, r=70, t=58, b=78),
                                xaxis=dict(title="step"),
-                               yaxis=dict(title="µs per sample", type="log", exponentformat="power", dtick=1,
-                                          range=[0, 3]),
+                               yaxis=dict(title="µs per sample", type="log", exponentformat="power", tickmode="linear",
+                                          dtick=1, range=[0, 3]),
                                yaxis2=dict(title="weights alive", overlaying="y", side="right", type="log",
-                                           showgrid=False, exponentformat="SI", dtick=1, range=[3, 6]),
+                                           showgrid=False, exponentformat="SI", tickmode="linear", dtick=1,
+                                           range=[3, 6]),
                                annotations=[placeholder("time per sample appears here during a run")]),
         )
 

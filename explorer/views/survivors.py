@@ -18,7 +18,7 @@ from ..errors import ExplorerError
 from ..prune import cut_rng
 from ..series import Series
 from ..stats import mask_stability
-from .base import COLORS, FigureWidget, Frame, View, image_and_curve_layout
+from .base import COLORS, WIDTH, FigureWidget, Frame, View, image_and_curve_layout
 
 MAX_SNAPSHOT = 2_000_000  # weights: larger input layers get no stability curve (memory)
 
@@ -64,7 +64,7 @@ class Survivors(View):
     live_sample = False  # images at recorded steps; between records the last ones stand
 
     def __init__(self, n_units: int = 16, cols: int = 4, snapshots: int = 8, image_shape=None,
-                 every: int | None = None, width: int | None = 600, height: int = 340):
+                 every: int | None = None, width: int | None = WIDTH, height: int = 340):
         super().__init__(every)
         self.n_units, self.cols = n_units, cols
         self.image_shape = image_shape

@@ -17,7 +17,18 @@ import plotly.graph_objects as go
 from ..errors import ExplorerError
 from ..prune import parse_rule
 from ..stats import log_histogram
-from .base import COLORS, FigureWidget, Frame, View, base_layout, bin_centers, layer_histogram, log_ticks, placeholder
+from .base import (
+    COLORS,
+    WIDTH,
+    FigureWidget,
+    Frame,
+    View,
+    base_layout,
+    bin_centers,
+    layer_histogram,
+    log_ticks,
+    placeholder,
+)
 
 MODES = {"abs": "|w|", "signed": "w", "grad": "|g|"}
 SIGNED_BINS = 81
@@ -43,7 +54,7 @@ class WeightHistogram(View):
     key = "weights"
 
     def __init__(self, layer: int = 0, mode: str = "abs", rule: str | None = None, every: int | None = None,
-                 width: int | None = 600, height: int = 360):
+                 width: int | None = WIDTH, height: int = 360):
         super().__init__(every)
         if mode not in MODES:
             raise ExplorerError(f"WeightHistogram(mode={mode!r}): expected one of {', '.join(MODES)}")
@@ -67,7 +78,8 @@ class WeightHistogram(View):
                                margin=dict(l=60, r=20, t=80, b=78),
                                xaxis=dict(type="log" if mode != "signed" else "linear", title=MODES[mode],
                                           exponentformat="power", dtick=1 if mode != "signed" else None),
-                               yaxis=dict(type="log", title="weights", exponentformat="power", dtick=1),
+                               yaxis=dict(type="log", title="weights", exponentformat="power", tickmode="linear",
+                                          dtick=1),
                                annotations=[placeholder("the weights appear here once a run is set up")]),
         )
         import ipywidgets as W
@@ -240,6 +252,8 @@ class WeightHistogram(View):
         if self.kept and self.mode == "abs" and frame.live and t is not None and t.cut_pending:
             sub += f"<br>{self.kept_label}"
         elif t is not None and step == 0 and frame.live and t.config.pruned_layer_indices():
-            sub += f"<br>before Run: the initial weights; the cut comes after {t.config.burn_in:,} burn-in steps"
+            sub += ("<br>before Run: the initial weights; with no burn-in the cut ranks these random values: "
+                    "a random cut" if not t.config.burn_in else
+                    f"<br>before Run: the initial weights; the cut comes after {t.config.burn_in:,} burn-in steps")
         self.title(f, f"{what} of layer {self.layer} at step {step:,} ({s['alive']:,} of {s['total']:,} alive)",
                    sub)
