@@ -32,7 +32,7 @@ if HAVE_NUMBA:
     from .b1 import steps_b1
     from .kmath import _all_zero, _apply, _dropout, _fprime, _output_delta, _tanh_inplace, _update
 _SCATTER_MAX = 4096  # activations (units x batch) of a level up to which the forward scatters (32 KB)
-EVAL_MAX = 1 << 25  # activations (float64, 256 MiB) an evaluation holds at most (predict_net, net.predict)
+EVAL_MAX = 1 << 22  # activations (float64, 32 MiB) an evaluation holds at most (predict_net, net.predict)
 
 if HAVE_NUMBA:
     # -- the dense phase's loops (net.dense_step) -----------------------------------------

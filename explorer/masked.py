@@ -28,12 +28,13 @@ from . import net as N
 from .dropout import multipliers
 
 # Break-even densities (surviving weights / dense weights of the compacted net), measured on
-# this project's 2-core machine (benchmarks/bench_scale.py, table "break-even"; 784-128-10 tanh
-# after the post's 200-step burn-in, halving:1..5 of the input layer, Fashion-MNIST): masked
-# dense is faster above them. Batch 1: the masked kernel (zero inputs skipped, rows vectorised)
-# ran 15.6-22.7 us/sample, the sparse one 6.6 (density 0.06) to 59 (0.54), equal at 0.16;
-# batch 64: BLAS 4.9-5.9 vs 1.5-10.1, equal at ~0.2 (dense training: 31 and 6.0 us/sample).
-BREAK_EVEN = {1: 0.16, 64: 0.2}
+# this project's 2-core machine (benchmarks/bench_scale.py, table 3: 784-128-10 tanh after the
+# post's 200-step burn-in, halving:1..5 of the input layer, Fashion-MNIST): masked dense is
+# faster above them. Batch 1: the masked kernel (zero inputs skipped, rows vectorised) ran
+# 15-23 us/sample, the sparse one 5.6 (density 0.06) to 53 (0.54); sparse / masked 0.86 at
+# density 0.16 and 1.51 at 0.30. Batch 64: BLAS 3.5-4.6 vs 1.7-11.3; 0.88 at 0.17, 1.43 at 0.30.
+# Dense training of the same net: 32 and 4.8 us/sample.
+BREAK_EVEN = {1: 0.2, 64: 0.2}
 MASKED_MIN = 1 << 16  # dense weights below which a step costs too little to choose (tiny nets stay sparse)
 MASKED_MAX = 1 << 26  # dense weights (512 MiB) above which a net stays sparse whatever its density
 

@@ -161,7 +161,7 @@ def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, spar
                             hidden, fix))
         big = big if not cut else -1
     dense.parts.append((8 * min(4096 * sum(sizes), EVAL_MAX), "evaluation's activations", hidden, "lower the width"))
-    return dense if dense.total >= sparse.total else sparse
+    return dense if not pruned or dense.total >= sparse.total else sparse  # no cut: no sparse phase
 
 
 def check(cfg, n_features: int, n_classes: int, gradients: bool = False, sparse_start: bool | None = None,

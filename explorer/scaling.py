@@ -1,0 +1,144 @@
+"""Time and memory against width, measured: each run in a fresh Python process, its peak
+resident memory read from the kernel (getrusage ru_maxrss), its time per sample from the
+trainer's own phase clock. What notebook 05 and benchmarks/bench_scale.py plot and print.
+
+    measure(100_000, mode="sparse", prune="erk:1")    -> one record (a dict)
+    scaling_table(widths=(128, ..., 1_000_000))        -> records for dense and sparse at each width
+
+A record: hidden, mode (dense | sparse), prune, batch_size, setup_s (set-up: data checks,
+initial weights, and for a sparse start the draw, cut and compaction), us_per_sample and
+ns_per_weight (of the training phase: dense training, or the sparse phase after the cut),
+peak_rss_mb and base_rss_mb (the process after loading numpy, numba and the data, before the
+trainer), weights_alive, hidden_alive, engine, dense_layer_mb (the float64 input layer a dense
+run holds), and `skipped` (why a run was not made: it would not fit, by memory.estimate, in
+`memory_fraction` of the memory available now). A dense run trains from step 0; a sparse run
+cuts at step 0 (`burn_in`=0: drawn sparse when wide, start.py) unless `burn_in` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+DEFAULT_WIDTHS = (128, 1024, 8192, 65_536, 1_000_000)
+
+
+def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size: int = 64, burn_in: int = 0,
+            prune_layers="all", activation: str = "relu", dataset: str = "fashion-mnist", seconds: float = 2.0,
+            reps: int = 1, memory_fraction: float = 0.5, timeout: float = 1800, **settings) -> dict:
+    """One run of width `hidden` measured in a fresh process (see the module doc). `seconds`: how
+    long the timed steps run at least (split into `reps` chunks, the median reported; 0: the run
+    is fitted to the end, `steps` from `settings`, and its test accuracy reported); `settings`:
+    more RunConfig fields."""
+    from .config import RunConfig
+    from .data import SHAPES
+    from .errors import ExplorerError
+    from .memory import available_bytes, check, human
+
+    if mode not in ("dense", "sparse"):
+        raise ExplorerError(f"mode={mode!r}: expected 'dense' or 'sparse'")
+    settings.setdefault("steps", 10**9 if seconds > 0 else 1000)
+    cfg = RunConfig(dataset=dataset, hidden=(int(hidden),), burn_in=burn_in if mode == "sparse" else 0,
+                    prune=prune if mode == "sparse" else "none", prune_layers=prune_layers, activation=activation,
+                    batch_size=batch_size, eval_every=0, **settings).validate()
+    n_in = SHAPES.get(cfg.dataset, (784,))
+    n_features = int(_prod(n_in))
+    rec = {"hidden": int(hidden), "mode": mode, "prune": cfg.prune, "batch_size": batch_size,
+           "dense_layer_mb": 8 * (n_features + 1) * int(hidden) / 2**20}
+    avail = available_bytes()
+    try:
+        est = check(cfg, n_features, 10, available=None if avail is None else int(avail * memory_fraction))
+        rec["estimate_mb"] = est.total / 2**20
+    except ExplorerError as e:
+        rec["skipped"] = f"does not fit in {human(avail * memory_fraction)}: {e}"
+        return rec
+    out = subprocess.run([sys.executable, "-m", "explorer.scaling", cfg.to_json(), str(seconds), str(reps)],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        rec["skipped"] = f"failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}"
+        return rec
+    rec.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rec
+
+
+def scaling_table(widths=DEFAULT_WIDTHS, modes=("dense", "sparse"), progress: bool = True, **kwargs) -> list[dict]:
+    """`measure` at every width and mode, side by side (dense before sparse at each width)."""
+    rows = []
+    for h in widths:
+        for mode in modes:
+            r = measure(h, mode=mode, **kwargs)
+            rows.append(r)
+            if progress:
+                print(_line(r), flush=True)
+    return rows
+
+
+def _line(r: dict) -> str:
+    if "skipped" in r:
+        return f"{r['hidden']:>9,} {r['mode']:<6} skipped: {r['skipped'][:100]}"
+    return (f"{r['hidden']:>9,} {r['mode']:<6} {r['us_per_sample']:>10.2f} us/sample  {r['peak_rss_mb']:>7.0f} MB peak "
+            f"(dense input layer {r['dense_layer_mb']:,.0f} MB)  {sum(r['weights_alive']):,} weights  [{r['engine']}]")
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
+    """The measured run, in this (fresh) process: set up, make the cut, warm up, then `reps` times
+    time chunks of steps until `seconds` have passed (at least 2 steps); the median is
+    reported. seconds <= 0: fit() to the end instead (the run's own steps and evaluation)."""
+    import numpy as np  # noqa: F401 -- loaded before the baseline is read
+
+    from . import kernels  # noqa: F401
+    from .config import RunConfig
+    from .data import load
+    from .trainer import Trainer
+
+    cfg = RunConfig.from_json(config_json)
+    data = load(cfg.dataset, cfg.data_dir, verbose=False)
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    t = Trainer(cfg).setup(data)
+    setup = time.perf_counter() - t0
+    out = {"setup_s": setup}
+    if seconds <= 0:  # the whole run
+        t.run()
+        r = t.results_
+        out.update(test_accuracy=r["test_accuracy"], seconds=r["seconds"], steps_timed=cfg.steps)
+        us = r["seconds"]["train"] / max(cfg.steps, 1) / cfg.batch_size * 1e6
+    else:
+        t.run(steps=cfg.burn_in)
+        t.run(steps=1)  # the cut (if any) and a first step
+        times, n = [], 1
+        for _ in range(reps):
+            done, spent = 0, 0.0
+            while spent < seconds / reps or done < 2:
+                s0 = t.state.seconds["train"]
+                t.run(steps=n)
+                spent += t.state.seconds["train"] - s0
+                done += n
+                n = max(1, min(2 * n, int(n * seconds / reps / max(spent, 1e-6))))
+            times.append(spent / done / cfg.batch_size * 1e6)
+        us = sorted(times)[len(times) // 2]
+        out.update(steps_timed=done, us_reps=times)
+    alive = [lv.n_alive for lv in t.state.layers]
+    out.update(cut_s=t.state.seconds["prune"], us_per_sample=us, ns_per_weight=us * 1e3 / max(sum(alive), 1),
+               peak_rss_mb=_rss_mb(), base_rss_mb=base, weights_alive=alive, hidden_alive=list(t.engine.hidden_alive),
+               engine=t.engine.name)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(_worker(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)))
