@@ -137,6 +137,7 @@ class SparseEngine:
         if rule is not None and rule.momentum:
             self.vel = np.zeros(len(net.data)) if vel is None else np.asarray(vel, np.float64)
         self.grads = None  # raw gradients of the last stored step, aligned with net.data
+        self._wide_work = []  # the wide kernels' hidden-level buffer, kept between calls (wide.py)
 
     def steps(self, batches: np.ndarray, lr: float, step0: int = 0, store_last: bool = False,
               apply_last: bool = True):
@@ -148,7 +149,7 @@ class SparseEngine:
             graw = np.empty(len(self.net.data)) if store_last else None
             if wide.fits(self.net, batches.shape[1], self.relu, self.drop is not None):
                 k = wide.sparse_steps(self.net, X, Y, batches, lr, losses, graw, store_last, apply_last, self.rule,
-                                      self.vel)
+                                      self.vel, self._wide_work)
             else:
                 k = K.sparse_steps(self.net, X, Y, batches, self.relu, lr, losses, graw, store_last=store_last,
                                    apply_last=apply_last, rule=self.rule, vel=self.vel, drop=self.drop, step0=step0)

@@ -96,15 +96,17 @@ if HAVE_NUMBA:
             out[perm[p]] = a[p]
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def wide_steps(X, y, batches, net, c, losses, graw, flags, vel, opt):
+    def wide_steps(X, y, batches, net, c, losses, graw, flags, vel, opt, H1):
         """kernels._sparse_steps for fits() nets (no dropout): batches.shape[0] fused steps;
         returns the steps completed (< n at a non-finite loss). Layer 0's weights (and momentum)
-        are trained in column order and put back in CSR order at the end."""
+        are trained in column order and put back in CSR order at the end. H1: the hidden level's
+        buffer (units x batch, any contents), kept by the caller from call to call: at a million
+        units a fresh one costs more in page faults than a step."""
         indptr, indices, data, ip_off, nz_off, rows_act, ra_off, sizes, colptr, rowidx, perm, cp_off = net
         store_last, apply_last = flags[0], flags[1]
         n_steps, B = batches.shape
         n1, C, n0, z1 = sizes[1], sizes[2], nz_off[1], nz_off[1]
-        H0, H1 = np.zeros(sizes[0] * B), np.zeros(n1 * B)
+        H0 = np.zeros(sizes[0] * B)
         H2, D2, d = np.zeros(C * B), np.zeros(C * B), np.zeros(B)
         Z = np.zeros(sizes[0], np.bool_)
         w0 = np.empty(n0)
@@ -190,15 +192,20 @@ if HAVE_NUMBA:
 
 
 def sparse_steps(net, X, y, batches, lr, losses, graw=None, store_last=False, apply_last=True, rule=None,
-                 vel=None) -> int:
-    """kernels.sparse_steps (same arguments, no dropout) for a net that `fits`."""
+                 vel=None, work=None) -> int:
+    """kernels.sparse_steps (same arguments, no dropout) for a net that `fits`. `work`: a list the
+    caller keeps, holding the hidden level's buffer from one call to the next."""
     from .kernels import _arrays, _extras
 
     graw = np.empty(0) if graw is None else graw
     B = batches.shape[1]
     opt, vel = _extras(net, rule, lr, B, vel, graw)
     flags = np.array([store_last, apply_last])
-    return int(wide_steps(X, y, batches, _arrays(net), lr / B, losses, graw, flags, vel, opt))
+    n = int(net.sizes[1]) * B
+    work = [] if work is None else work
+    if not work or len(work[0]) < n:
+        work[:] = [np.empty(n)]
+    return int(wide_steps(X, y, batches, _arrays(net), lr / B, losses, graw, flags, vel, opt, work[0]))
 
 
 def predict(net, X, block: int = 256):
