@@ -34,6 +34,8 @@ from threadpoolctl import threadpool_info
 from explorer import RunConfig, Trainer
 from explorer import kernels as K
 from explorer.data import load
+from explorer.engines import SparseEngine
+from explorer.masked import MaskedEngine
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # else the torch columns are skipped
 
@@ -95,13 +97,17 @@ def headline(data, reps):
 
 
 # -- sparse phase per sample ----------------------------------------------------------------
-def sparse_us(data, width, B, prune="keep:3140", layers="all", steps=None, burn=20, reps=3):
-    """Median us/sample of the sparse phase (after burn-in and pruning), via the Trainer."""
+def sparse_us(data, width, B, prune="keep:3140", layers="all", steps=None, burn=20, reps=3, kernels=False):
+    """Median us/sample of the sparse phase (after burn-in and pruning), via the Trainer, with the
+    engine it picks (masked dense above the break-even density), or with `kernels` the sparse
+    kernels whatever the density."""
     steps = steps or (4000 if B == 1 else 150)
     t = Trainer(RunConfig(hidden=(width,), burn_in=burn, prune=prune, prune_layers=layers,
                           steps=(reps + 1) * steps + 100, batch_size=B)).setup(data)
     t.run(steps=burn)
     t.run(steps=0)  # prune
+    if kernels and isinstance(t.engine, MaskedEngine):
+        t.engine = SparseEngine(t.engine.net, t.data, False, B, "numba")
     t.run(steps=50)  # warm
     out = []
     for _ in range(reps):
@@ -223,8 +229,10 @@ def break_even(data, width, reps):
         for p in dens:
             steps = int(min(3000, max(40, 60 / p))) if B == 1 else int(min(60, max(4, 2 / p)))
             us, alive, h = sparse_us(data, width, B, prune=f"fraction:{1 - p:g}", layers="all", reps=reps,
+                                     steps=steps, kernels=True)
+            picked, _, _ = sparse_us(data, width, B, prune=f"fraction:{1 - p:g}", layers="all", reps=reps,
                                      steps=steps)
-            rows.append([B, f"{p:g}", f(us), f(d), f"{d / us:.2f}"])
+            rows.append([B, f"{p:g}", f(us), f(d), f"{d / us:.2f}", f(picked), f"{d / picked:.2f}"])
             if us < d and B not in found:
                 if prev is None:
                     found[B] = f">= {p:g} (sparse faster even with every weight kept)"
@@ -233,9 +241,12 @@ def break_even(data, width, reps):
                     found[B] = f"{np.exp(np.log(p0) + (0 - r0) * (np.log(p1) - np.log(p0)) / (r1 - r0)):.3f}"
             prev = (p, np.log(d / us))
         found.setdefault(B, f"< {dens[-1]:g}")
-    table(f"4. Break-even density, 784-{width}-10, both layers pruned by magnitude, us/sample",
-          ["batch", "density", "sparse", "dense numpy", "dense / sparse"], rows)
-    print(f"\nbreak-even density (sparse faster below): batch 1: {found[1]}, batch 64: {found[64]}")
+    table(f"4. Break-even density, 784-{width}-10, both layers pruned by magnitude, us/sample: the sparse kernels, "
+          f"and the engine the trainer picks (masked dense above explorer.masked.BREAK_EVEN)",
+          ["batch", "density", "sparse kernels", "dense numpy", "dense / sparse", "trainer's engine",
+           "dense / trainer's"], rows)
+    print(f"\nbreak-even density of the sparse kernels against dense training (sparse faster below): "
+          f"batch 1: {found[1]}, batch 64: {found[64]}")
 
 
 # -- 5. dense phase vs torch ----------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A Trainer holds one engine at a time: a `DenseEngine` for the dense phase (every weight,
 numpy and BLAS), a `SparseEngine` after the cut (surviving weights only, CSR layers in flat
-arrays; numba's fused kernels, or the scipy reference). Both answer the same questions, so
-the trainer's loop reads the same in both phases:
+arrays; numba's fused kernels -- wide.py's for a net with one wide ReLU level -- or the scipy
+reference), or a masked.MaskedEngine for a cut net above the break-even density. All answer
+the same questions, so the trainer's loop reads the same in every phase:
 
     k, losses = engine.steps(batches, lr, step0, store_last=..., apply_last=...)
     engine.apply_stored(lr)            # the update held back by apply_last=False

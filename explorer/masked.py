@@ -70,6 +70,25 @@ def engine_for(engine, kernels: str):
     return engine
 
 
+def warm_up(data, relu: bool, B: int, rule=None, drop=None) -> None:
+    """Load the kernels of the engines a run may switch to after its cut -- the masked engine's,
+    and at B > 1 the one-wide-level kernels (wide.py) -- with two steps on a tiny net, so that
+    loading them (a few ms each from numba's cache) does not land in a run's timings."""
+    from . import wide
+
+    rng = np.random.default_rng(0)
+    W = [rng.normal(0.0, 0.1, (data.n_features + 1, 4)), rng.normal(0.0, 0.1, (4, data.n_classes))]
+    net = N.SparseNet(W, [np.ones(w.shape, dtype=bool) for w in W], [np.arange(4)])
+    idx = np.zeros((2, B), dtype=np.int64)
+    e = MaskedEngine(net, data, relu, B, rule, drop)
+    e.steps(idx, 0.0, 0, store_last=True, apply_last=False)
+    e.apply_stored(0.0)
+    if B > 1 and relu and drop is None and wide.HAVE_NUMBA:
+        vel = np.zeros(len(net.data)) if rule is not None and rule.momentum else None
+        wide.sparse_steps(net, data.X, data.y, idx, 0.0, np.empty(2), rule=rule, vel=vel)
+        wide.predict(net, data.X_test[:2])
+
+
 class MaskedEngine:
     """A cut net as dense compacted layers W[l] (zero where cut) with keep-masks; see the module doc."""
 

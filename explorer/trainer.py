@@ -10,15 +10,23 @@ or step by step, as the dashboard does, so the kernel stays responsive:
         trainer.run(steps=500)
 
 `run` is the loop and reads top to bottom: at the end of the burn-in the cut replaces the
-dense engine by a sparse one (engines.py); after it, the sparse pattern may change at the
-steps schedule.py gives (gradual cuts, rewiring: `_restructure`); between two stops (a
-callback due, an evaluation, a structure change, the end of a phase or of the steps asked
-for) the steps run in one fused call; the step a callback is due at runs last, split in two
-when a callback wants to see gradients before the update. Hooks read `trainer.state`
-(state.py). Randomness comes from streams derived from `seed` (initial weights [seed, 0],
-burn-in draws [seed, 1], the cut: prune.cut_rng [seed, 2], a rewiring at step t
-[seed, 3, t]; dropout hashes (seed, step, ...)), so changing the burn-in length does not
-change the initial weights.
+dense engine by a sparse one (engines.py; structure.py makes the cut), or by a masked dense
+one when the cut net is above the break-even density (masked.py); after it, the pattern may
+change at the steps schedule.py gives (gradual cuts, rewiring: `_restructure`), and the
+engine is chosen again. Between two stops (a callback due, an evaluation, a structure change,
+the end of a phase or of the steps asked for) the steps run in one fused call; the step a
+callback is due at runs last, split in two when a callback wants to see gradients before the
+update. Hooks read `trainer.state` (state.py).
+
+Before anything as large as a layer is allocated, `reset` checks that the run fits in memory
+(memory.py: one line naming the setting and the estimate, never a MemoryError). A run cut at
+step 0 whose pruned layers are wide starts sparse: their survivors are drawn directly, never
+dense (start.py), so memory and time follow the surviving weights.
+
+Randomness comes from streams derived from `seed` (initial weights [seed, 0] -- a sparse
+start: [seed, 0, layer] --, burn-in draws [seed, 1], the cut: prune.cut_rng [seed, 2], a
+rewiring at step t [seed, 3, t]; dropout hashes (seed, step, ...)), so changing the burn-in
+length does not change the initial weights.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from .data import TrainingData, prepare
 from .engines import DenseEngine, SparseEngine
 from .errors import ConfigError, DataError, ExplorerError
 from .masked import engine_for
+from .masked import warm_up as masked_warm_up
 from .prune import cut_rng, parse_rule, prune_masks
 from .rewire import parse_rewire
 from .start import sparse_start, starts_sparse
@@ -150,6 +159,8 @@ class Trainer:
                                     hidden=tuple(min(h, 64) for h in cfg.hidden),
                                     n_train=None, n_test=None, prune_schedule="once", rewire="none",
                                     rewire_until=None)).fit(few)
+                if cfg.pruned_layer_indices() and self.kernels == "numba":  # engines a cut may switch to
+                    masked_warm_up(prepare(few), cfg.activation == "relu", cfg.batch_size, self.update_rule, self._drop)
 
     # -- what the dashboard and views ask --------------------------------------------------
     @property
