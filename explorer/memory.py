@@ -123,13 +123,17 @@ def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, spar
     hidden = "hidden=" + "x".join(str(h) for h in cfg.hidden)
     batches = (8 * cfg.burn_in * B, f"the burn-in's sample indices ({cfg.burn_in:,} steps x {B:,})",
                f"burn_in={cfg.burn_in:,}", "lower burn_in or batch_size")
-    # the sparse phase: surviving weights and the units that can keep both an input and an output
+    # the sparse phase: surviving weights and the units that keep both an input and an output
+    # (as many as if the weights fell at random: h (1 - e^(-in / h)) (1 - e^(-out / h)), plus 20%)
     alive = [expected_alive(rule, s) if l in pruned else s[0] * s[1] for l, s in enumerate(shapes)]
-    live = sum([sizes[0], sizes[-1]] + [min(h, alive[v], alive[v + 1]) for v, h in enumerate(cfg.hidden)])
+    hit = lambda n, h: -math.expm1(-n / h)  # noqa: E731 -- the share of h units n random weights reach
+    live = sum([sizes[0], sizes[-1]] + [min(h, int(1.2 * h * hit(alive[v], h) * hit(alive[v + 1], h)) + 1)
+                                        for v, h in enumerate(cfg.hidden)])
     per_weight = SPARSE_BYTES + (SPARSE_EXTRA_BYTES if extras or gradients else 0)
     sparse = Estimate([(8 * (2 + (cfg.dropout > 0)) * B * live, f"activations of {B:,} samples x {live:,} units",
                         f"batch_size={B:,}", "lower batch_size or the width"),
                        (8 * min(64 * live, EVAL_MAX), "evaluation's activations", hidden, "lower the width"),
+                       (32 * sum(sizes), "per-unit counts of the cut's compaction", hidden, "lower the width"),
                        batches])
     for l, n in enumerate(alive):
         what, setting, fix = ((f"the {n:,} surviving weights of layer {l}", f"prune={cfg.prune}",

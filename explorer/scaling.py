@@ -27,7 +27,7 @@ DEFAULT_WIDTHS = (128, 1024, 8192, 65_536, 1_000_000)
 
 def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size: int = 64, burn_in: int = 0,
             prune_layers="all", activation: str = "relu", dataset: str = "fashion-mnist", seconds: float = 2.0,
-            reps: int = 1, memory_fraction: float = 0.5, timeout: float = 1800, **settings) -> dict:
+            reps: int = 1, memory_fraction: float = 0.8, timeout: float = 1800, **settings) -> dict:
     """One run of width `hidden` measured in a fresh process (see the module doc). `seconds`: how
     long the timed steps run at least (split into `reps` chunks, the median reported; 0: the run
     is fitted to the end, `steps` from `settings`, and its test accuracy reported); `settings`:

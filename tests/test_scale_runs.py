@@ -120,7 +120,8 @@ def test_the_cli_refuses_with_exit_status_2():
 def test_the_estimate_bounds_the_measured_peak(digits):
     """Measured with tracemalloc (numpy's arrays) on a dense run with a cut and a sparse start."""
     for cfg in (small(hidden=(3000,), burn_in=20, prune="halving:2", batch_size=8, steps=20),
-                small(hidden=(300_000,), prune="erk:2", activation="relu", batch_size=16, steps=20)):
+                small(hidden=(300_000,), prune="erk:2", activation="relu", batch_size=16, steps=20),
+                small(hidden=(1_000_000,), prune="keep:3140", steps=20)):
         Trainer(cfg).setup(digits)  # kernels loaded before measuring
         tracemalloc.start()
         try:
