@@ -129,7 +129,7 @@ class AccuracyLoss(View):
                 None if ref is None else (len(ref.loss), len(ref.evals)))
 
     def draw(self, frame: Frame):
-        f = self.fig
+        f = self.patch
         if frame.trainer is not None:  # the whole run's steps, from before Run on
             f.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]
         xs, ys = self.loss_series(frame)

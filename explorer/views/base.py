@@ -29,7 +29,7 @@ import numpy as np
 
 from ..callbacks import Callback
 from ..stats import LOG_EDGES, log_histogram
-from .figure import FigureWidget, PlotlyModule, sync_figure  # noqa: F401 -- the views import them from here
+from .figure import FigureWidget, Patch, PlotlyModule, sync_figure  # noqa: F401 -- the views import them from here
 
 COLORS = {"dense": "#1f77b4", "sparse": "#d62728", "ref": "#7f7f7f", "cut": "#2ca02c", "accent": "#ff7f0e",
           "regrown": "#9467bd"}
@@ -158,7 +158,8 @@ class View(Callback):
         return None
 
     def draw(self, frame: Frame) -> None:
-        """Write the figure for `frame` (inside batch_update)."""
+        """Write the figure for `frame` into `self.patch` (a `Patch` of `self.fig`, sent when
+        draw returns); read the figure's current values from `self.fig`."""
 
     def signature(self, frame: Frame):
         """What the figure depends on in `frame`; the Board skips a redraw when it has not changed
@@ -168,8 +169,9 @@ class View(Callback):
     # -- drawing ------------------------------------------------------------------------------
     def render(self, frame: Frame) -> None:
         t0 = time.perf_counter()
-        with self.fig.batch_update():
-            self.draw(frame)
+        self.patch = Patch(self.fig)
+        self.draw(frame)
+        self.patch.send()
         self.draws += 1
         self.draw_seconds += time.perf_counter() - t0
 
@@ -333,8 +335,9 @@ class Board(Callback):
             self.schedule = log_schedule(trainer.total_steps, cfg.burn_in, n_early=self.n_early, n_late=self.n_late)
 
     def on_train_begin(self, trainer):
+        attached = self.trainer is trainer and len(self.records) == 1 and self.records[0]["step"] == 0
         self.trainer = trainer
-        if trainer.state.step == 0:
+        if trainer.state.step == 0 and not attached:  # (attach already recorded and drew step 0)
             self.clear()
             self._make_schedule(trainer)
             self.take(trainer, keep=True)

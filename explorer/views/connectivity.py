@@ -43,9 +43,12 @@ class Connectivity(View):
     def sample(self, trainer, cache) -> dict:
         lv = trainer.state.layers[0]
         n_in, n_out = lv.shape
-        pos = lv.positions()
-        per_input = np.bincount(pos // n_out, minlength=n_in)
-        per_unit = np.bincount(pos % n_out, minlength=n_out)
+        if lv.n_alive == lv.n_total:  # dense: every pixel feeds every unit (no need to count)
+            per_input, per_unit = np.full(n_in, n_out), np.full(n_out, n_in)
+        else:
+            pos = lv.positions()
+            per_input = np.bincount(pos // n_out, minlength=n_in)
+            per_unit = np.bincount(pos % n_out, minlength=n_out)
         pixels = per_input[:-1]  # the bias row is not a pixel
         return {"pixels": pixels.astype(np.int32), "covered": float(np.mean(pixels > 0)),
                 "units": float(np.mean(per_unit > 0)), "step": trainer.state.step}
@@ -57,7 +60,7 @@ class Connectivity(View):
         s = frame.sample(self)
         if s is None:
             return
-        f = self.fig
+        f = self.patch
         f.layout.annotations = []
         t = frame.trainer
         shape = _image_shape(len(s["pixels"]), t.image_shape if t is not None else None)

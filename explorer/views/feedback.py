@@ -25,7 +25,7 @@ class GradientFeedback(View):
     needs_gradients = True
     live_sample = False  # the statistics at recorded steps only (gradients are computed there)
 
-    def __init__(self, layer: int = 0, max_n: int = 2**13, every: int | None = None, width: int | None = WIDTH,
+    def __init__(self, layer: int = 0, max_n: int = 2**12, every: int | None = None, width: int | None = WIDTH,
                  height: int = 340):
         super().__init__(every)
         self.layer, self.max_n = layer, max_n
@@ -67,7 +67,7 @@ class GradientFeedback(View):
 
     def draw(self, frame: Frame):
         if frame.trainer is not None:
-            self.fig.layout.xaxis2.range = [0, frame.trainer.total_steps]
+            self.patch.layout.xaxis2.range = [0, frame.trainer.total_steps]
         xs, ys = frame.series(self, "spearman")
         s, step = (frame.sample(self), frame.step) if not frame.live else (None, None)
         if s is None:  # the last recorded step with gradients (at or before the step drawn)
@@ -75,7 +75,7 @@ class GradientFeedback(View):
             if r is None:
                 return
             s, step = r["samples"][self.key], r["step"]
-        f = self.fig
+        f = self.patch
         f.layout.annotations = []
         f.data[0].y = s["deciles"]
         f.data[1].update(x=xs, y=np.round(ys, 4))

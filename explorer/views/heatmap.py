@@ -76,7 +76,7 @@ class HistogramOverTime(View):
 
     def draw(self, frame: Frame):
         steps, ys, C = self.columns(frame)
-        f = self.fig
+        f = self.patch
         n = len(steps)
         if n == 0:
             return

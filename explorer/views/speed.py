@@ -56,11 +56,11 @@ class Speed(View):
 
     def draw(self, frame: Frame):
         if frame.trainer is not None:
-            self.fig.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]
+            self.patch.layout.xaxis.range = [0, frame.trainer.total_steps * 1.02]
         rows = self.rows(frame)
         if not rows:
             return
-        f = self.fig
+        f = self.patch
         f.layout.annotations = []
         f.layout.yaxis.update(autorange=True, **log_ticks([r["us_per_sample"] for r in rows]))
         f.layout.yaxis2.update(autorange=True, **log_ticks([sum(r["alive"]) for r in rows]))

@@ -155,7 +155,7 @@ class Survivors(View):
         s = frame.sample(self)
         if s is None:
             return
-        f = self.fig
+        f = self.patch
         f.layout.annotations = []
         cols = s["cols"]
         t = frame.trainer

@@ -22,6 +22,7 @@ from .base import (
     WIDTH,
     FigureWidget,
     Frame,
+    Patch,
     View,
     base_layout,
     bin_centers,
@@ -146,8 +147,9 @@ class WeightHistogram(View):
         self.rule = str(parse_rule(rule))
         out = self._preview_numbers(self.trainer)
         if self.trainer is not None and self.trainer.is_setup:
-            with self.fig.batch_update():
-                self._draw_preview(top=self._top())
+            p = Patch(self.fig)
+            self._draw_preview(p, top=self._top())
+            p.send()
         return out
 
     def _preview_numbers(self, t) -> dict:
@@ -175,8 +177,7 @@ class WeightHistogram(View):
         y = self.fig.data[0].y
         return float(max(max(y) if y is not None and len(y) else 1, 1)) * 1.5
 
-    def _draw_preview(self, top: float, frame: Frame | None = None) -> None:
-        f = self.fig
+    def _draw_preview(self, f: Patch, top: float, frame: Frame | None = None) -> None:
         live = frame is None or frame.live
         t = self.trainer
         pending = t is not None and t.is_setup and t.cut_pending  # after the cut, the cut made is drawn instead
@@ -194,7 +195,7 @@ class WeightHistogram(View):
 
     # -- drawing -------------------------------------------------------------------------------
     def draw(self, frame: Frame):
-        f, s = self.fig, frame.sample(self)
+        f, s = self.patch, frame.sample(self)
         if s is None:
             return
         step, t = frame.step, frame.trainer
@@ -238,7 +239,7 @@ class WeightHistogram(View):
         elif len(x):
             f.layout.xaxis.range = [float(x[0]) * 1.05, float(x[-1]) * 1.05]
         top = float(max(np.max(y) if len(y) else 1, 1)) * 1.5
-        self._draw_preview(top, frame)
+        self._draw_preview(f, top, frame)
         rg = s.get("regrown")
         if rg is not None and self.mode == "abs":
             f.data[4].update(x=rg[1], y=rg[2], name=f"regrown at step {rg[0]:,} ({int(np.sum(rg[2])):,})")
