@@ -49,14 +49,15 @@ def views_cost(data, dataset, repeats):
     t = Trainer(base.replace(steps=2000), callbacks=[Board(list(all_views().values()))]).fit(data)  # warm up
     del t
     print("## 1. Views' cost in fast pace (one Board, every view)\n")
-    print("| run | no views s | views s | cost | frames/s | sample s | draw s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | no views s | views s | cost (added / no views) | share of the viewed run | frames/s | sample s | "
+          "draw s |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, steps, reps in (("default (30,200 steps)", base.steps, repeats),
                                ("10x longer (300,200 steps)", 10 * base.steps, max(1, repeats // 2))):
         cfg = base.replace(steps=steps, eval_every=base.eval_every * steps // base.steps)
         p, v, fps, spent = timed_runs(data, cfg, reps)
-        print(f"| {label} | {p:.3f} | {v:.3f} | {100 * (v / p - 1):.1f}% | {fps:.1f} | {spent['sample']:.3f} | "
-              f"{spent['draw']:.3f} |")
+        print(f"| {label} | {p:.3f} | {v:.3f} | {100 * (v / p - 1):.1f}% | {100 * (1 - p / v):.1f}% | {fps:.1f} | "
+              f"{spent['sample']:.3f} | {spent['draw']:.3f} |")
 
 
 def preview_latency(dataset):

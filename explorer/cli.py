@@ -234,9 +234,26 @@ def _report_failures(records, out) -> int:
     return 1
 
 
-def cmd_reproduce(args) -> int:
+def _run_and_report(args, out, run, table) -> int:
+    """`run(executor)` on the executor the arguments ask for, then its table, what it wrote and
+    its failures (reproduce and compare end alike)."""
     import time
 
+    executor, close = _executor(args)
+    t0 = time.perf_counter()
+    try:
+        res = run(executor)
+    finally:
+        close()
+    print(table(res))
+    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
+          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
+    if res["note"]:
+        print(f"explorer: {res['note']}", file=sys.stderr)
+    return _report_failures(res["records"], out)
+
+
+def cmd_reproduce(args) -> int:
     from .reproduce import format_table, plan_runs, reproduce
 
     if args.seeds < 1:
@@ -250,24 +267,14 @@ def cmd_reproduce(args) -> int:
         for c in cfgs:
             print(f"hidden={format_value('hidden', c.hidden)} prune={c.prune} seed={c.seed} steps={c.steps}")
         return 0
-    executor, close = _executor(args)
-    t0 = time.perf_counter()
-    try:
-        res = reproduce(args.dataset, args.data_dir, out, quick=args.quick, seeds=args.seeds, executor=executor,
-                        workers=workers, progress=not args.no_progress, formats=formats)
-    finally:
-        close()
-    print(format_table(res["rows"], res["dataset"], res["split"]))
-    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
-          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
-    if res["note"]:
-        print(f"explorer: {res['note']}", file=sys.stderr)
-    return _report_failures(res["records"], out)
+    def run(executor):
+        return reproduce(args.dataset, args.data_dir, out, quick=args.quick, seeds=args.seeds, executor=executor,
+                         workers=workers, progress=not args.no_progress, formats=formats)
+
+    return _run_and_report(args, out, run, lambda res: format_table(res["rows"], res["dataset"], res["split"]))
 
 
 def cmd_compare(args) -> int:
-    import time
-
     from .compare import compare, format_table, plan
 
     formats = formats_from_text(args.formats)
@@ -283,19 +290,11 @@ def cmd_compare(args) -> int:
             print(f"method={m} seed={c.seed} prune={c.prune} burn_in={c.burn_in} steps={c.steps} "
                   f"prune_schedule={c.prune_schedule} rewire={c.rewire} init={c.init}")
         return 0
-    executor, close = _executor(args)
-    t0 = time.perf_counter()
-    try:
-        res = compare(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, out, executor=executor,
-                      workers=workers, progress=not args.no_progress, formats=formats)
-    finally:
-        close()
-    print(format_table(res))
-    print(f"\n{res['runs']} runs in {time.perf_counter() - t0:.1f} s; wrote {out / 'results.csv'}, "
-          f"{out / 'results.json'} and {len(res['figures'])} figure files", file=sys.stderr)
-    if res["note"]:
-        print(f"explorer: {res['note']}", file=sys.stderr)
-    return _report_failures(res["records"], out)
+    def run(executor):
+        return compare(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, out, executor=executor,
+                       workers=workers, progress=not args.no_progress, formats=formats)
+
+    return _run_and_report(args, out, run, format_table)
 
 
 def cmd_data(args) -> int:
