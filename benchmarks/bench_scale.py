@@ -101,46 +101,56 @@ def budget(quick: bool):
 
 
 # -- 3. halvings: no cut slower than no cut -----------------------------------------------
-def _phase_us(data, k, B, engine=None, steps=None, reps=5):
-    """Median us/sample of the post's net after its 200-step burn-in: dense (k = 0) or halving:k,
-    with the trainer's engine, or `engine` ("sparse" / "masked") forced."""
-    steps = steps or (3000 if B == 1 else 150)
+def _engines(data, k, B):
+    """The post's net after its 200-step burn-in and halving:k (k = 0: no cut, dense): the
+    trainer's engine, and for k > 0 the sparse and masked dense engines on copies of its net."""
     cfg = RunConfig(dataset="fashion-mnist", hidden=(128,), burn_in=200, prune="none" if k == 0 else f"halving:{k}",
                     steps=10**7, batch_size=B)
     t = Trainer(cfg).setup(data)
-    t.run(steps=200)
-    t.run(steps=1)
-    e = t.engine
-    if engine == "sparse" and isinstance(e, MaskedEngine):
-        e = SparseEngine(e.net, t.data, False, B, "numba")
-    elif engine == "masked" and isinstance(e, SparseEngine):
-        e = MaskedEngine(e.net, t.data, False, B)
-    out = []
-    with blas.one_thread():
-        for r in range(reps + 1):
-            idx = ((r * steps * B + np.arange(steps * B)) % t.data.n_train).reshape(steps, B)
-            t0 = time.perf_counter()
-            e.steps(idx, 0.01, 1000)
-            if r:  # the first is a warm-up
-                out.append((time.perf_counter() - t0) / steps / B * 1e6)
-    density = len(e.net.data) / float(np.sum(e.net.sizes[:-1] * e.net.sizes[1:])) if k else 1.0
-    return statistics.median(out), e.name, density, (t.engine.name if k else "numpy-dense")
+    t.run(steps=201)
+    if k == 0:
+        return t.engine, None, None, 1.0
+    net = t.engine.net
+    density = len(net.data) / float(np.sum(net.sizes[:-1] * net.sizes[1:]))
+    sparse = SparseEngine(t.engine.net, t.data, False, B, "numba")
+    return t.engine, sparse, MaskedEngine(t.engine.net, t.data, False, B), density
+
+
+def _us(engine, data, B, steps, r):
+    idx = ((r * steps * B + np.arange(steps * B)) % data.n_train).reshape(steps, B)
+    t0 = time.perf_counter()
+    engine.steps(idx, 0.01, 1000)
+    return (time.perf_counter() - t0) / steps / B * 1e6
 
 
 def halvings(data, quick: bool):
-    rows = []
+    """Every engine timed in turn within each repeat (dense first), so that the ratios compare
+    times measured seconds apart on this shared machine; medians over the repeats."""
+    rows, reps = [], 5 if quick else 11
     for B in (1, 64):
-        dense, _, _, _ = _phase_us(data, 0, B, reps=3 if quick else 5)
-        for k in range(1, 6):
-            us, _, dens, picked = _phase_us(data, k, B, reps=3 if quick else 5)
-            sp, _, _, _ = _phase_us(data, k, B, "sparse", reps=2 if quick else 3)
-            ma, _, _, _ = _phase_us(data, k, B, "masked", reps=2 if quick else 3)
-            rows.append([B, k, f"{dens:.3f}", picked, f"{us:.2f}", f"{dense:.2f}", f"{us / dense:.2f}",
-                         f"{sp:.2f}", f"{ma:.2f}", f"{sp / ma:.2f}"])
+        steps = 2000 if B == 1 else 100
+        dense = _engines(data, 0, B)[0]
+        runs = {k: _engines(data, k, B) for k in range(1, 6)}
+        times = {key: [] for key in ["dense"] + [(k, w) for k in runs for w in ("picked", "sparse", "masked")]}
+        with blas.one_thread():
+            for r in range(reps + 1):
+                d = _us(dense, data, B, steps, r)
+                for k, (picked, sparse, masked, _) in runs.items():
+                    for w, e in (("picked", picked), ("sparse", sparse), ("masked", masked)):
+                        if r:  # the first round warms up
+                            times[(k, w)].append(_us(e, data, B, steps, r) / d)
+                if r:
+                    times["dense"].append(d)
+        med = statistics.median
+        d = med(times["dense"])
+        for k, (picked, _, _, dens) in runs.items():
+            rel = med(times[(k, "picked")])
+            rows.append([B, k, f"{dens:.3f}", picked.name, f"{rel * d:.2f}", f"{d:.2f}", f"{rel:.2f}",
+                         f"{med(times[(k, 'sparse')]) * d:.2f}", f"{med(times[(k, 'masked')]) * d:.2f}"])
     table("3. 784-128-10 tanh after the post's 200-step burn-in: the sparse phase of halving:k vs dense training "
-          "(k = 0), us/sample, medians",
-          ["batch", "k", "density", "engine picked", "halving:k", "dense (k = 0)", "relative to k = 0 (target <= 1.05)",
-           "sparse engine", "masked engine", "sparse / masked"], rows)
+          "(k = 0), us/sample; ratios taken within each repeat, medians",
+          ["batch", "k", "density (compacted)", "engine picked", "halving:k", "dense (k = 0)",
+           "relative to k = 0 (target <= 1.05)", "sparse engine", "masked engine"], rows)
 
 
 # -- 4. dense vs sparse against width ------------------------------------------------------

@@ -30,11 +30,11 @@ from .dropout import multipliers
 # Break-even densities (surviving weights / dense weights of the compacted net), measured on
 # this project's 2-core machine (benchmarks/bench_scale.py, table 3: 784-128-10 tanh after the
 # post's 200-step burn-in, halving:1..5 of the input layer, Fashion-MNIST): masked dense is
-# faster above them. Batch 1: the masked kernel (zero inputs skipped, rows vectorised) ran
-# 15-23 us/sample, the sparse one 5.6 (density 0.06) to 53 (0.54); sparse / masked 0.86 at
-# density 0.16 and 1.51 at 0.30. Batch 64: BLAS 3.5-4.6 vs 1.7-11.3; 0.88 at 0.17, 1.43 at 0.30.
-# Dense training of the same net: 32 and 4.8 us/sample.
-BREAK_EVEN = {1: 0.2, 64: 0.2}
+# faster above them. Batch 1: masked (zero inputs skipped, rows vectorised) 7.6-20 us/sample,
+# sparse 5.4 (density 0.06) to 51 (0.54); masked / sparse 1.26 at density 0.09, 0.90 at 0.16.
+# Batch 64: 1.36 at 0.10, 1.09 at 0.17, 0.79 at 0.30. (Dense training of the same net: 32 and
+# 5.9 us/sample; the masked engine beats it at every density, its layers being compacted.)
+BREAK_EVEN = {1: 0.14, 64: 0.2}
 MASKED_MIN = 1 << 16  # dense weights below which a step costs too little to choose (tiny nets stay sparse)
 MASKED_MAX = 1 << 26  # dense weights (512 MiB) above which a net stays sparse whatever its density
 
@@ -102,8 +102,11 @@ class MaskedEngine:
         self._load(net, vel)
 
     def _load(self, net: N.SparseNet, vel) -> None:
-        self.units, self.orig_shapes = net.units, net.orig_shapes
-        sizes = [int(s) for s in net.sizes]
+        # the inputs that still have weights (level 0 compacted too: at halving:1 of the post's
+        # net a fifth of the pixels lost every weight), in their original order, the bias last
+        self.inputs = net.rows_act[net.ra_off[0] : net.ra_off[1]].copy()
+        self.units, self.orig_shapes = [net.units[0][self.inputs], *net.units[1:]], net.orig_shapes
+        sizes = [len(self.inputs), *(int(s) for s in net.sizes[1:])]
         self.shapes = list(zip(sizes[:-1], sizes[1:]))
         self.sizes = np.array(sizes, dtype=np.int64)
         self.w_off = np.concatenate([[0], np.cumsum([a * b for a, b in self.shapes])]).astype(np.int64)
@@ -113,6 +116,8 @@ class MaskedEngine:
         self.V = np.zeros(self.w_off[-1]) if self.rule is not None and self.rule.momentum else None
         for l, (_, b) in enumerate(self.shapes):
             rows, cols = net._rows_cols(l)
+            if l == 0:
+                rows = np.searchsorted(self.inputs, rows)
             k = rows * b + cols
             self.idx.append(k)
             self.Wf[self.w_off[l] + k] = net.values(l)
@@ -140,8 +145,8 @@ class MaskedEngine:
                 dr, uid = K._NO_DROP, K._NO_UID
             else:
                 dr, uid = np.array([self.drop[0], 1.0 / (1.0 - self.drop[0]), self.drop[1]]), self._uid
-            k = int(_masked_b1(X, Y, batches, self.Wf, self.Mf, self.w_off, self.sizes, self.relu, lr, losses, graw,
-                               np.array([store_last, apply_last]), vel, opt, dr, uid, step0))
+            k = int(_masked_b1(X, Y, batches, self.inputs, self.Wf, self.Mf, self.w_off, self.sizes, self.relu, lr,
+                               losses, graw, np.array([store_last, apply_last]), vel, opt, dr, uid, step0))
             if store_last and k == n:
                 self.grads = graw
             return k, losses[: k + (k < n)]
@@ -150,10 +155,7 @@ class MaskedEngine:
             for i in range(n):
                 last = i == n - 1
                 idx = batches[i]
-                if K.HAVE_NUMBA:
-                    K.gather_rows(X, idx, Xa)
-                else:
-                    Xa[:, :-1] = X[idx]
+                _gather(X, idx, self.inputs, Xa)
                 loss, G, factors = N.dense_step(self.W, Xa, Y[idx], self.relu, lr, keep_grads=store_last and last,
                                                 apply=False, work=self._work, drop=self._masks(step0 + i))
                 losses[i] = loss
@@ -205,8 +207,10 @@ class MaskedEngine:
     @property
     def net(self) -> N.SparseNet:
         """The weights as a SparseNet (a copy: built on each call, O(surviving weights))."""
-        rows, cols = zip(*[np.divmod(k, b) for k, (a, b) in zip(self.idx, self.shapes)])
-        net, _ = N.SparseNet.from_positions(self.orig_shapes, self.units, rows, cols,
+        rows, cols = (list(a) for a in zip(*[np.divmod(k, b) for k, (a, b) in zip(self.idx, self.shapes)]))
+        rows[0] = self.inputs[rows[0]]  # a SparseNet keeps every input
+        units = [np.arange(self.orig_shapes[0][0]), *self.units[1:]]
+        net, _ = N.SparseNet.from_positions(self.orig_shapes, units, rows, cols,
                                             [self.values(l) for l in range(self.n_layers)])
         return net
 
@@ -259,15 +263,42 @@ class MaskedEngine:
         return out
 
     def evaluate(self, X, y) -> tuple[float, float]:
-        return N.evaluate(self.W, X, y, self.relu)
+        if len(X) == 0:
+            return float("nan"), float("nan")
+        out = self.predict(X)
+        loss, _ = N.output_delta(out, y, self.relu)
+        return float(np.mean(out.argmax(axis=1) == y)), loss
 
     def predict(self, X) -> np.ndarray:
-        return N.predict(self.W, X, self.relu)
+        """Output scores for raw inputs X (net.predict's chunks, on the inputs that have weights)."""
+        X = np.asarray(X)
+        chunk = max(1, min(4096, K.EVAL_MAX // int(self.sizes.sum())))
+        outs = []
+        for i in range(0, len(X), chunk):
+            Xa = np.empty((len(X[i : i + chunk]), len(self.inputs)))
+            _gather(X, np.arange(i, i + len(Xa)), self.inputs, Xa)
+            outs.append(N.forward(self.W, Xa, self.relu)[-1])
+        return np.concatenate(outs) if outs else np.zeros((0, int(self.sizes[-1])))
+
+
+def _gather(X, idx, inputs, out):
+    """out[b, c] = X[idx[b], inputs[c]], 1.0 for the bias unit (numba's, below, where it is installed)."""
+    out[...] = N.with_bias(X[idx])[:, inputs]
 
 
 if K.HAVE_NUMBA:
     from .dropout import numba
     from .kmath import _FM, _U, _dropout, _fprime, _output_delta, _tanh_inplace, _update
+
+    @numba.njit(cache=True, nogil=True)
+    def _gather(X, idx, inputs, out):
+        """out[b, c] = X[idx[b], inputs[c]] as float64, 1.0 for the bias unit (inputs[c] == n_features)."""
+        nf = X.shape[1]
+        for b in range(idx.shape[0]):
+            r = idx[b]
+            for c in range(inputs.shape[0]):
+                i = inputs[c]
+                out[b, c] = X[r, i] if i < nf else 1.0
 
     @numba.njit(cache=True, nogil=True)
     def _rezero(W, M):
@@ -292,9 +323,11 @@ if K.HAVE_NUMBA:
                 _update(Wf, k, c, graw[k], vel, opt)
 
     @numba.njit(cache=True, nogil=True, fastmath=_FM)
-    def _masked_b1(X, y, batches, Wf, Mf, w_off, sizes, relu, c, losses, graw, flags, vel, opt, drop, uid, step0):
+    def _masked_b1(X, y, batches, inputs, Wf, Mf, w_off, sizes, relu, c, losses, graw, flags, vel, opt, drop, uid,
+                   step0):
         """b1.steps_b1 on dense compacted layers (Wf, keep-mask Mf, layer l at w_off[l],
-        row-major): the same arithmetic in the same order, zero inputs skipped."""
+        row-major; level 0: the data's columns `inputs`, the bias unit n_features): the same
+        arithmetic in the same order, zero inputs skipped."""
         store_last, apply_last = flags[0], flags[1]
         dropping = drop[0] > 0.0
         n_steps, L, nf = batches.shape[0], sizes.shape[0] - 1, X.shape[1]
@@ -307,7 +340,7 @@ if K.HAVE_NUMBA:
         for s in range(n_steps):
             r = batches[s, 0]
             for i in range(sizes[0]):
-                H[i] = X[r, i] if i < nf else 1.0
+                H[i] = X[r, inputs[i]] if inputs[i] < nf else 1.0
             for l in range(L):  # forward: each unit adds its inputs in ascending order
                 a0, h0, n_in, n_out, w0 = off[l + 1], off[l], sizes[l], sizes[l + 1], w_off[l]
                 for q in range(a0, a0 + n_out):
