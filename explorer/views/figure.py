@@ -138,11 +138,21 @@ class Patch:
     def send(self) -> None:
         idx = sorted(self._traces)
         keys = sorted({k for i in idx for k in self._traces[i]})
-        restyle = {k: [_typed(self._traces[i].get(k, Undefined)) for i in idx] for k in keys}
+        data = self.fig._data
+        restyle = {k: [_typed(self._traces[i][k]) if k in self._traces[i] else _current(data[i], k) for i in idx]
+                   for k in keys}
         if restyle or self._layout:
             self.fig.plotly_update(restyle_data=restyle, relayout_data=self._layout, trace_indexes=idx)
         self._traces, self._layout = {}, {}
         self.layout = _Path(self._layout)
+
+
+def _current(trace: dict, key: str):
+    """A trace's own short value for a key another trace sets in the same update (a name, a
+    number), else plotly's "leave as is". The browser's copy of the figure (what a saved
+    notebook keeps) dropped a name left "as is" beside another trace's new name."""
+    v = trace.get(key, Undefined)
+    return v if isinstance(v, (str, int, float, bool)) else Undefined
 
 
 def _typed(v):

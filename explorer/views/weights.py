@@ -235,7 +235,10 @@ class WeightHistogram(View):
         f.data[0].update(x=x, y=y, meta=meta, name=f"{what} at step {step:,}")
         f.layout.yaxis.update(**log_ticks([1, *y]))
         if len(x) and self.mode != "signed":  # half a decade of room: a threshold at the edge stays visible
-            f.layout.xaxis.range = [float(np.log10(x[0])) - 0.5, float(np.log10(x[-1])) + 0.5]
+            lo = float(np.log10(x[0]))
+            if s["cut"] and self.mode == "abs":  # the cut made, even where the survivors have grown away from it
+                lo = min(lo, float(np.log10(s["cut"])))
+            f.layout.xaxis.range = [lo - 0.5, float(np.log10(x[-1])) + 0.5]
         elif len(x):
             f.layout.xaxis.range = [float(x[0]) * 1.05, float(x[-1]) * 1.05]
         top = float(max(np.max(y) if len(y) else 1, 1)) * 1.5
