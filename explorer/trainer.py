@@ -104,10 +104,11 @@ class Trainer:
         self.rewiring = parse_rewire(cfg.rewire)
         self.sparse_start = starts_sparse(cfg, self.layer_shapes)  # pruned layers drawn sparse (start.py)
         grads = any(getattr(cb, "needs_gradients", False) for cb in self.callbacks.callbacks)
+        self.engine = self.masks_ = None  # a previous run's weights are freed before the next is checked and made
         self.memory_ = memory.check(cfg, d.n_features, d.n_classes, grads, self.sparse_start)  # refuses what won't fit
         self.update_rule = N.UpdateRule(cfg.momentum, cfg.weight_decay, cfg.l1)
         self._drop = (cfg.dropout, cfg.seed) if cfg.dropout else None
-        self.masks_ = None  # the keep-masks of the cut (prune.KeepMask, full shape), for every layer
+        # self.masks_: the keep-masks of the cut (prune.KeepMask, full shape) for every layer, once it is made
         t0 = time.perf_counter()
         if self.sparse_start:
             self._draw_start()
