@@ -4,18 +4,21 @@ with zeros where weights were cut, and the choice between it and the sparse engi
 The sparse kernels cost a few nanoseconds per surviving weight and sample; dense layers cost
 less per weight (contiguous rows, vectorised, BLAS at batch > 1) but pay for every position.
 Above a break-even density a cut net is therefore faster dense: `MaskedEngine` holds each
-layer in its compacted shape (the units compaction kept) as a dense float64 array, zero where
-cut, with a keep-mask, and is the sparse engine's equal -- the same questions (engines.py), the
-same surviving values and positions, the same results:
+layer in its compacted shape (the hidden units compaction kept, and the inputs that kept a
+weight) as a dense float64 array, zero where cut, with a keep-mask, and is the sparse engine's
+equal -- the same questions (engines.py), the same surviving values and positions, the same
+results:
 - batch 1: one numba kernel (`_masked_b1`), `b1.steps_b1`'s arithmetic in the same order
   (rows ascending into each unit, a zero input skipped, the backward's sums in strict order):
   the same bits as the sparse engine;
 - batch > 1: numpy and BLAS as the dense phase (net.dense_step), the update masked (plain SGD:
   the BLAS update, then the cut positions set back to zero): equal to float tolerance.
 
-`engine_for(net, ...)` picks the engine for a pattern; the trainer asks again after every
-change of the pattern (a gradual cut, a rewiring), so a net that is cut gradually trains
-masked dense and switches to sparse when its density falls below the break-even.
+`engine_for(engine, kernels)` picks the engine for a pattern (`prefers_masked`: above
+`BREAK_EVEN`, for nets of MASKED_MIN..MASKED_MAX dense weights, never for the scipy
+reference); the trainer asks again after every change of the pattern (a gradual cut, a
+rewiring), so a net that is cut gradually trains masked dense and switches to sparse when its
+density falls below the break-even.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Phases, whose peaks are compared (the larger is the run's):
   rule's temporaries (|w|, an argsort) on the largest cut layer;
 - sparse (after the cut, or from step 0 when the pruned layers are drawn sparse, start.py): the
   surviving weights in the SparseNet's flat arrays, with the buffers of the fused kernels
-  (batch x units, level by level) and of evaluation.
+  (batch x the units compaction keeps -- as many as if the weights fell at random) and of
+  evaluation; a run without a cut has no sparse phase.
 The burn-in's sample indices (burn_in x batch_size int64, drawn up front) are held throughout.
 """
 
