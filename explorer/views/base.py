@@ -306,8 +306,12 @@ class Board(Callback):
             if out is not None:
                 rec["samples"][v.key] = out
         if keep:
-            if self.records and self.records[-1]["step"] == s.step and self.records[-1]["phase"] == s.phase:
-                self.records[-1] = rec  # the same state recorded twice (e.g. a due step at the end)
+            last = self.records[-1] if self.records else None
+            if last is not None and last["step"] == s.step and s.phase in (last["phase"], "done"):
+                for k in ("loss", "us_per_sample"):  # measured over the steps up to it: kept
+                    rec[k] = last[k] if rec[k] is None else rec[k]
+                self.records[-1] = rec  # the same state recorded twice (a due step at the end); two at
+                #                         one step stay apart only across the cut (burn-in, then cut)
             else:
                 self.records.append(rec)
             if n > 0:
