@@ -150,6 +150,16 @@ def cmd_train(args) -> int:
         from .sweeps import check_data
 
         check_data([cfg])
+        from math import prod
+
+        from .data import CLASSES, SHAPES
+        from .memory import available_bytes, check, human
+
+        # 'auto' may pick MNIST: sized as 784 inputs, 10 classes, the largest it picks
+        est = check(cfg, prod(SHAPES.get(cfg.dataset, (784,))), len(CLASSES.get(cfg.dataset, range(10))))  # or refuses
+        avail = available_bytes()
+        print(f"explorer: memory: the run's arrays need ~{human(est.total)}"
+              + (f" of {human(avail)} available" if avail is not None else ""), file=sys.stderr)
         print(cfg.to_json())
         return 0
     from .callbacks import Progress

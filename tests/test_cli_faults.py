@@ -211,6 +211,16 @@ def test_data_problems_are_one_line_before_any_run(tmp_path, monkeypatch, capsys
             assert not out.exists()  # nothing ran, nothing was written
 
 
+def test_a_dry_run_says_what_memory_the_run_needs_and_refuses_what_would_not_fit(capsys):
+    assert main(["train", "--dataset", "digits", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("explorer: memory: the run's arrays need ~") and "available" in err
+    assert main(["train", "--dataset", "fashion-mnist", "--hidden", "100000000", "--dry-run"]) == 2
+    one_error(capsys, "hidden=100000000 needs ~1.9 TiB")  # the dense burn-in; it says to start sparse
+    assert main(["train", "--dataset", "fashion-mnist", "--hidden", "1000000", "--burn-in", "0", "--prune", "erk:1",
+                 "--prune-layers", "all", "--activation", "relu", "--batch-size", "64", "--dry-run"]) == 0
+
+
 def test_heldout_post_on_small_mnist_shaped_data_is_one_line(tmp_path, capsys):
     d = small_mnist(tmp_path / "data", 2_000, 500)
     assert main(["sweep", "--dataset", "mnist", "--data-dir", str(d), "--heldout", "post", "--steps", "10",
