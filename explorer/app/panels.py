@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..views.base import COLORS, WIDTH, FigureWidget, base_layout, placeholder, sync_figure
+from ..views.base import COLORS, WIDTH, FigureWidget, base_layout, log_ticks, placeholder, sync_figure
 from .history import RunHistory, describe
 
 
@@ -192,6 +192,8 @@ class WhatIf(W.VBox):
             if n:
                 f.layout.annotations = []
                 f.layout.xaxis.autorange = f.layout.xaxis2.autorange = True
+                f.layout.xaxis.update(**log_ticks([e.kept for e in all_cut]))  # no bare "2" and "5" labels
+                f.layout.xaxis2.rangemode = "tozero"  # one burn-in is not a range of 199..201
             f.layout.title.subtitle.text = (f"{describe(cfg)}; {len(mag)} magnitude, {len(rnd)} random, "
                                             f"{len(dense)} dense, {len(burn)} burn-in runs" if n else "")
         sync_figure(f)

@@ -136,15 +136,48 @@ class Patch:
         return _Traces(self._traces)
 
     def send(self) -> None:
-        idx = sorted(self._traces)
-        keys = sorted({k for i in idx for k in self._traces[i]})
-        data = self.fig._data
-        restyle = {k: [_typed(self._traces[i][k]) if k in self._traces[i] else _current(data[i], k) for i in idx]
-                   for k in keys}
-        if restyle or self._layout:
-            self.fig.plotly_update(restyle_data=restyle, relayout_data=self._layout, trace_indexes=idx)
+        data, layout = self.fig._data, self.fig._layout
+        # values equal to the figure's own are dropped here, by a plain comparison: plotly would
+        # drop them too, but only after parsing and checking their paths (most of its cost)
+        traces = {i: {k: v for k, v in ((k, _typed(v)) for k, v in props.items()) if not _same(data[i].get(k), v)}
+                  for i, props in self._traces.items()}
+        idx = sorted(i for i, props in traces.items() if props)
+        keys = sorted({k for i in idx for k in traces[i]})
+        restyle = {k: [traces[i][k] if k in traces[i] else _current(data[i], k) for i in idx] for k in keys}
+        relayout = {k: v for k, v in self._layout.items() if not _same(_get(layout, k), v)}
+        if restyle or relayout:
+            self.fig.plotly_update(restyle_data=restyle, relayout_data=relayout, trace_indexes=idx)
         self._traces, self._layout = {}, {}
         self.layout = _Path(self._layout)
+
+
+def _get(d: dict, path: str):
+    for k in path.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _same(a, b) -> bool:
+    """a == b for what figures hold (numbers, strings, lists, dicts, numpy arrays); False when unsure."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+            return False
+        return bool(np.array_equal(a, b, equal_nan=True))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _current(trace: dict, key: str):
