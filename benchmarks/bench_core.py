@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from report import cpu_name, table
 from threadpoolctl import threadpool_info
 
 from explorer import RunConfig, Trainer
@@ -45,26 +45,6 @@ POST_DENSE_S = 2869.0  # the post: 128 hidden, dense, 30,000 steps
 
 def med(xs):
     return statistics.median(xs)
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def table(title, header, rows):
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    sys.stdout.flush()
 
 
 def f(x, nd=2):

@@ -31,10 +31,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
+from report import table
 
 from explorer import RunConfig, Trainer
 from explorer.data import load
@@ -44,15 +44,6 @@ SPARSE0 = dict(prune="keep:3140", burn_in=0, rewire_every=500)
 SETMLP = dict(dataset="fashion-mnist", n_train=2000, n_test=1000, hidden=(1000, 1000, 1000), activation="relu",
               burn_in=0, prune="erk:13", prune_layers="all", batch_size=40, lr=0.05, momentum=0.9,
               weight_decay=2e-4, dropout=0.2, rewire="set:0.3", rewire_every=50)
-
-
-def table(title, header, rows):
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    sys.stdout.flush()
 
 
 def accuracy(data, steps, seeds, init="post"):

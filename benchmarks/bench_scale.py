@@ -29,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+from report import table
 
 from explorer import RunConfig, Trainer, blas
 from explorer.data import load
@@ -37,15 +38,6 @@ from explorer.masked import MaskedEngine
 from explorer.scaling import measure, scaling_table
 
 SAMPLES = 20_000  # target 1: samples seen (313 steps of 64)
-
-
-def table(title, header, rows):
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    sys.stdout.flush()
 
 
 def mb(x):

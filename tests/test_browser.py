@@ -4,7 +4,7 @@ goes through many steps and ends on the last one; with live on, a key press on t
 slider re-runs without Run and a new accuracy reaches the status line; the history gains a row
 per run; a failing export says so in the status line; a link's query string sets the controls.
 Screenshots go to test-artifacts/ (look at them: readable, nothing overlapping, nothing stale).
-Latencies are measured in benchmarks/bench_dashboard.py, not asserted here."""
+Latencies are measured in benchmarks/bench_views.py, not asserted here."""
 
 import os
 import re
