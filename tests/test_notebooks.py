@@ -151,13 +151,16 @@ def test_04_gradient_feedback(tmp_path, dataset):
 def test_05_sweeps_and_scaling(tmp_path, dataset):
     r, nb = execute("05-sweeps-and-scaling", tmp_path, DATASET=dataset, STEPS=500, BURN_INS=[0, 200],
                     PRUNE_FRACTIONS=[0.0, 0.9], SEEDS=[0], WIDTHS=[32, 256], DENSE_UP_TO=32, N_TRAIN=2000,
-                    DASK=True, DASK_WORKERS=2)
+                    DASK=True, DASK_WORKERS=2, SCALING_WIDTHS=[128, 1024])
     g = r["grid"]
     assert len(g["accuracy"]) == 2 and len(g["accuracy"][0]) == 2
     assert all(0 < a <= 1 for row in g["accuracy"] for a in row)
     s = r["scaling"]
     assert [x["hidden"] for x in s] == [32, 256] and s[0]["dense_accuracy"] is not None
     assert s[1]["weights_alive"] < 256 * 785  # keep:3140 cut the wide net
+    w = r["width"]  # time and memory against width, each run measured in its own process
+    assert [(x["hidden"], x["mode"]) for x in w] == [(128, "dense"), (128, "sparse"), (1024, "dense"), (1024, "sparse")]
+    assert all(x["skipped"] is None and x["us_per_sample"] > 0 and x["peak_rss_mb"] > 0 for x in w)
     d = r["dask"]
     if d is not None:  # dask is installed with the test extras; the same seeded runs give the same numbers
         assert d["runs"] == 2 and d["identical"] is True
