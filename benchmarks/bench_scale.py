@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scale.py [--quick] [--only 1,2,3,4,5]
 
-Tables (RSS measured in a fresh process per run: getrusage ru_maxrss; times are medians):
+Tables (RSS measured in a fresh process per run: VmHWM, memory.peak_rss_mb; times are medians):
 1. 784-1,000,000-10, --burn-in 0 --prune erk:1 --prune-layers all --activation relu
    --batch-size 64, 20,000 samples (313 steps), against the same rule at 10,000 hidden units:
    set-up (initial weights + cut + compaction), peak RSS, live hidden units, test accuracy,

@@ -3,6 +3,7 @@
     estimate(config, n_features, n_classes) -> Estimate   the run's peak, part by part
     available_bytes()                                     MemAvailable (and the cgroup's limit)
     check(config, n_features, n_classes)                  ConfigError naming the setting and the estimate
+    peak_rss_mb()                                         this process's own peak resident memory
 
 The trainer calls `check` in `reset()`, before it allocates anything as large as a layer, so a
 run that cannot fit ends in one line (exit status 2 in the CLI), never in numpy's MemoryError.
@@ -93,6 +94,28 @@ def available_bytes() -> int | None:
         except (ValueError, OSError):
             avail = None
     return avail
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM from /proc/self/status.
+
+    Written by hand because neither the standard library nor psutil reads it right: Linux's
+    getrusage ru_maxrss carries the parent's high-water mark over fork and exec, so a notebook
+    kernel or a fresh worker started by a 1.5 GB pytest (or Jupyter) process reports 1.5 GB before
+    it allocates anything; VmHWM belongs to the process's own address space, made new at exec.
+    Where /proc is missing (macOS), ru_maxrss is the best there is (bytes there, KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def expected_alive(rule, shape) -> int:

@@ -1,5 +1,5 @@
 """Time and memory against width, measured: each run in a fresh Python process, its peak
-resident memory read from the kernel (getrusage ru_maxrss), its time per sample from the
+resident memory read from the kernel (VmHWM, memory.peak_rss_mb), its time per sample from the
 trainer's own phase clock. What notebook 05 and benchmarks/bench_scale.py plot and print.
 
     measure(100_000, mode="sparse", prune="erk:1")    -> one record (a dict)
@@ -89,12 +89,6 @@ def _prod(shape) -> int:
     return n
 
 
-def _rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
     """The measured run, in this (fresh) process: set up, make the cut, warm up, then `reps` times
     time chunks of steps until `seconds` have passed (at least 2 steps); the median is
@@ -104,11 +98,12 @@ def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
     from . import kernels  # noqa: F401
     from .config import RunConfig
     from .data import load
+    from .memory import peak_rss_mb
     from .trainer import Trainer
 
     cfg = RunConfig.from_json(config_json)
     data = load(cfg.dataset, cfg.data_dir, verbose=False)
-    base = _rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     t = Trainer(cfg).setup(data)
     setup = time.perf_counter() - t0
@@ -135,8 +130,8 @@ def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
         out.update(steps_timed=done, us_reps=times)
     alive = [lv.n_alive for lv in t.state.layers]
     out.update(cut_s=t.state.seconds["prune"], us_per_sample=us, ns_per_weight=us * 1e3 / max(sum(alive), 1),
-               peak_rss_mb=_rss_mb(), base_rss_mb=base, weights_alive=alive, hidden_alive=list(t.engine.hidden_alive),
-               engine=t.engine.name)
+               peak_rss_mb=peak_rss_mb(), base_rss_mb=base, weights_alive=alive,
+               hidden_alive=list(t.engine.hidden_alive), engine=t.engine.name)
     return out
 
 

@@ -140,6 +140,19 @@ def test_check_names_the_setting_and_the_fix():
     assert memory.check(cfg, 64, 10, available=2**40).total > 8 * 65 * 100_000
 
 
+def test_peak_rss_is_the_process_own_not_its_parents():
+    """A child started by a process that once held 400 MB reports its own peak, not the parent's
+    (getrusage's ru_maxrss carries the parent's over fork and exec on Linux); and a child that
+    allocates 200 MB reports at least that."""
+    held = np.ones(50_000_000)  # 400 MB touched in this (the parent) process
+    code = ("import numpy as np; from explorer.memory import peak_rss_mb; a = peak_rss_mb(); "
+            "b = np.ones(25_000_000); print(a, peak_rss_mb())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    del held
+    before, after = map(float, out.split())
+    assert 0 < before < 300 and after >= before + 190, out
+
+
 def test_dense_copies_of_huge_layers_are_refused(digits, sparse_always, monkeypatch):
     t = Trainer(small(hidden=(5000,), prune="erk:1")).setup(digits)
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)
