@@ -5,7 +5,7 @@ b1.py, wide.py, masked.py), their compile flags, and numpy's own SIMD tanh calle
     _fprime         f' from the activation
     _update         the weight update (plain SGD, or momentum, weight decay and L1)
     _apply          stored raw gradients applied to a range of weights
-    _dropout        dropout on a hidden level (dropout.py's hash)
+    _dropout        dropout on a hidden level (dropout.py's hash); _relu_gain its ReLU backward gain
     _all_zero       is a run of activations all zero?
     _tanh_inplace   tanh of a level: libm's for short levels, numpy's SIMD loop for long ones
 
@@ -149,16 +149,27 @@ if HAVE_NUMBA:
     def _dropout(H, G, a0, n, B, Bs, relu, drop, uid, u0, level, step):
         """Inverted dropout on hidden level `level` (H[a0:], unit-major, batch-minor): unit u
         of slot b kept when its uniform (dropout.keep_mask) is >= p and then scaled by
-        1 / (1 - p); G gets the backward gains f'(h) * multiplier. drop = [p, 1 / (1 - p),
+        1 / (1 - p); G gets the backward gains f'(h) * multiplier, unless G is empty (a caller
+        with ReLU can read them from H afterwards: `_relu_gain`). drop = [p, 1 / (1 - p),
         seed]; uid[u0 + i]: the original index of unit i."""
         p, scale, seed = drop[0], drop[1], np.int64(drop[2])
         keys = np.array([slot_key_nb(seed, step, level, b) for b in range(Bs)], np.uint64)
+        gains = G.shape[0] > 0
         for i in range(n):  # contiguous over the batch: the hash vectorises
             for b in range(Bs):
                 m = scale if keep_nb(keys[b], uid[u0 + i], p) else 0.0
                 q = a0 + i * B + b
-                G[q] = _fprime(H[q], relu) * m
+                if gains:
+                    G[q] = _fprime(H[q], relu) * m
                 H[q] *= m
+
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _relu_gain(h, scale):
+        """The backward gain f'(h) * multiplier of a ReLU unit after dropout, from its output h
+        alone: h > 0 exactly when the unit was active (f' = 1) and kept (multiplier `scale`); the
+        same number `_dropout` would store in G, with no G array (1.2 MB less for SET-MLP's net,
+        whose activations then fit in L2 with the deltas)."""
+        return scale if h > 0.0 else 0.0
 
     @numba.njit(cache=True, nogil=True, inline="always")
     def _all_zero(H, start, n):
