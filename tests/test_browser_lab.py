@@ -5,6 +5,7 @@ prune slider changes the kept count, Run (watch pace) plays the run through many
 |w| histogram, the accuracy curve grows and the run history gains a row. Screenshots go to
 test-artifacts/."""
 
+import json
 import os
 import re
 import time
@@ -101,6 +102,13 @@ def test_a_saved_notebook_reopens_with_its_figures(tmp_path):
         assert not errors, errors
     size = (tmp_path / "dashboard.ipynb").stat().st_size
     assert size < 8_000_000  # plotly's 5 MB module saved once, not once per figure
+    saved = json.loads((tmp_path / "dashboard.ipynb").read_text())["metadata"]["widgets"]
+    traces = [t for m in saved["application/vnd.jupyter.widget-state+json"]["state"].values()
+              for t in m["state"].get("_widget_data", [])]
+    cut = [t for t in traces if t.get("name") == "cut made"]
+    assert cut and all(len(t.get("x", [])) == 2 and len(t.get("y", [])) == 2 for t in cut), cut  # the line reopens
+    assert all("x" in t for t in traces if t.get("type") == "scatter" and len(t.get("y", []))), \
+        [t.get("name") for t in traces if t.get("type") == "scatter" and "x" not in t]  # no series lost its x
     with jupyter_lab(tmp_path) as url, browser_page(url + "lab/tree/dashboard.ipynb", viewport) as (page, errors):
         page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
                                timeout=60_000)

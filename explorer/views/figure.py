@@ -15,7 +15,6 @@ import plotly
 import plotly.graph_objects as go
 import traitlets
 from ipywidgets import widget_serialization
-from plotly.basedatatypes import Undefined
 
 _PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"  # plotly's FigureWidget._esm
 
@@ -115,15 +114,15 @@ class _Path:
 
 class Patch:
     """One redraw's edits to a figure, written like plotly's (`p.data[0].update(x=...)`,
-    `p.layout.xaxis.range = ...`) and applied by `send` in one `plotly_update`.
+    `p.layout.xaxis.range = ...`) and applied by `send` in one `plotly_update` per set of keys.
 
     Written by hand because plotly's property objects look up and validate the whole path on
     every set (~0.1-0.2 ms each): a view sets a dozen per redraw, seven views redraw six times
     a second, and that was most of what watching cost a run. `plotly_update` is plotly's own
     path for batched edits (what `batch_update` ends in): it checks each path once, keeps only
-    the values that changed and sends one message. Values are not validated: the views pass
-    numbers, strings, lists and numpy arrays. Reading goes to the figure itself (`Patch.fig`),
-    which holds the values once `send` has run."""
+    the values that changed and sends one message (here one per set of keys the traces change).
+    Values are not validated: the views pass numbers, strings, lists and numpy arrays. Reading
+    goes to the figure itself (`Patch.fig`), which holds the values once `send` has run."""
 
     def __init__(self, fig):
         self.fig = fig
@@ -141,12 +140,20 @@ class Patch:
         # drop them too, but only after parsing and checking their paths (most of its cost)
         traces = {i: {k: v for k, v in ((k, _typed(v)) for k, v in props.items()) if not _same(data[i].get(k), v)}
                   for i, props in self._traces.items()}
-        idx = sorted(i for i, props in traces.items() if props)
-        keys = sorted({k for i in idx for k in traces[i]})
-        restyle = {k: [traces[i][k] if k in traces[i] else _current(data[i], k) for i in idx] for k in keys}
+        # traces that set the same keys go in one update. A trace in an update that leaves a key
+        # another trace sets "as is" (plotly's Undefined) lost that value in the browser's copy of
+        # the figure, which is what a saved notebook keeps (a cut line saved without its x).
+        groups: dict[tuple, list] = {}
+        for i in sorted(traces):
+            if traces[i]:
+                groups.setdefault(tuple(sorted(traces[i])), []).append(i)
         relayout = {k: v for k, v in self._layout.items() if not _same(_get(layout, k), v)}
-        if restyle or relayout:
-            self.fig.plotly_update(restyle_data=restyle, relayout_data=relayout, trace_indexes=idx)
+        for keys, idx in groups.items():
+            self.fig.plotly_update(restyle_data={k: [traces[i][k] for i in idx] for k in keys},
+                                   relayout_data=relayout, trace_indexes=idx)
+            relayout = {}
+        if relayout:
+            self.fig.plotly_update(relayout_data=relayout)
         self._traces, self._layout = {}, {}
         self.layout = _Path(self._layout)
 
@@ -178,14 +185,6 @@ def _same(a, b) -> bool:
         return bool(a == b)
     except (TypeError, ValueError):
         return False
-
-
-def _current(trace: dict, key: str):
-    """A trace's own short value for a key another trace sets in the same update (a name, a
-    number), else plotly's "leave as is". The browser's copy of the figure (what a saved
-    notebook keeps) dropped a name left "as is" beside another trace's new name."""
-    v = trace.get(key, Undefined)
-    return v if isinstance(v, (str, int, float, bool)) else Undefined
 
 
 def _typed(v):
