@@ -50,11 +50,13 @@ def break_even(B: int) -> float:
     return float(BREAK_EVEN[1] + t * (BREAK_EVEN[64] - BREAK_EVEN[1]))
 
 
-def prefers_masked(net, B: int, kernels: str = "numba") -> bool:
-    """Does this sparse net train faster as masked dense layers at batch size B?"""
-    dense = int(np.sum(net.sizes[:-1] * net.sizes[1:]))
+def prefers_masked(sizes, n_weights: int, B: int, kernels: str = "numba") -> bool:
+    """Does a sparse net (units per level `sizes`, `n_weights` surviving weights) train faster
+    as masked dense layers at batch size B?"""
+    sizes = np.asarray(sizes, np.int64)
+    dense = int(np.sum(sizes[:-1] * sizes[1:]))
     return (kernels == "numba" and K.HAVE_NUMBA and MASKED_MIN <= dense <= MASKED_MAX
-            and len(net.data) > break_even(B) * dense)
+            and n_weights > break_even(B) * dense)
 
 
 def engine_for(engine, kernels: str):
@@ -64,7 +66,11 @@ def engine_for(engine, kernels: str):
 
     if not getattr(engine, "sparse", False):
         return engine
-    masked = prefers_masked(engine.net, engine.B, kernels)
+    if isinstance(engine, MaskedEngine):  # from its own fields: its `net` is a copy built on each call
+        sizes = [engine.orig_shapes[0][0], *(len(u) for u in engine.units[1:])]  # a SparseNet keeps every input
+        masked = prefers_masked(sizes, sum(len(i) for i in engine.idx), engine.B, kernels)
+    else:
+        masked = prefers_masked(engine.net.sizes, len(engine.net.data), engine.B, kernels)
     if masked and isinstance(engine, SparseEngine):
         return MaskedEngine(engine.net, engine.data, engine.relu, engine.B, engine.rule, engine.drop, engine.vel)
     if not masked and isinstance(engine, MaskedEngine):

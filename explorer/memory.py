@@ -119,14 +119,14 @@ def peak_rss_mb() -> float:
 
 
 def expected_alive(rule, shape) -> int:
-    """An upper bound on the weights a rule keeps of a layer of `shape` at the cut."""
-    n_in, n_out = shape
-    N = n_in * n_out
-    v = rule.value
-    kept = {"none": N, "keep": min(int(v), N), "erk": min(N, int(round(v * (n_in + n_out)))),
-            "fraction": N - int(round(v * N)), "random": N - int(round(v * N)),
-            "halving": math.ceil(N / 2 ** int(v))}
-    return int(kept.get(rule.name, N))  # threshold: its count is not known before the weights are
+    """An upper bound on the weights a rule keeps of a layer of `shape` at the cut: the count of
+    a sparse start (start.kept_count), or every weight where it is not known before the weights
+    are (threshold, none, a rule without a count)."""
+    from .start import DRAWN, kept_count
+
+    if rule.name not in DRAWN or rule.name == "threshold":
+        return shape[0] * shape[1]
+    return kept_count(rule, shape, "post", 0.0, None)
 
 
 def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, sparse_start: bool | None = None

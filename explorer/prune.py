@@ -279,24 +279,38 @@ def compact_units(masks: list[np.ndarray]) -> list[np.ndarray]:
     return [np.flatnonzero(k) for k in keep]
 
 
-def compact_positions(shapes, positions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def compact_positions(shapes, positions, units_kept: bool = True) -> tuple[list[np.ndarray], list]:
     """`compact_units` for masks given as sorted flat positions (i * n_out + j) of layers of
-    `shapes`, without a dense mask: O(surviving weights + units) per pass. Returns (the
-    sorted units kept per hidden layer, per layer the indices into positions[l] of the
-    weights that stay)."""
-    pos = [np.asarray(p, dtype=np.int64) for p in positions]
-    sel = [np.arange(len(p)) for p in pos]
+    `shapes`, or None for a layer that keeps every weight, without a dense mask: O(surviving
+    weights + units) per pass. Returns (the sorted units kept per hidden layer, per layer the
+    indices into positions[l] of the weights that stay, None for a full layer).
+    units_kept=False: no compaction (rewiring regrows into every unit)."""
+    L = len(shapes)
+    positions = [None if p is None else np.asarray(p, dtype=np.int64) for p in positions]
     keep = [np.ones(s[1], dtype=bool) for s in shapes[:-1]]
-    changed = True
+    sel = [None if p is None else np.arange(len(p)) for p in positions]
+    n_level = lambda v: shapes[0][0] if v == 0 else shapes[-1][1] if v == L else int(keep[v - 1].sum())
+    changed = units_kept
     while changed:
         changed = False
-        for h in range(len(shapes) - 1):
-            n_mid, n_next = shapes[h][1], shapes[h + 1][1]
-            into, out_of = pos[h][sel[h]] % n_mid, pos[h + 1][sel[h + 1]] // n_next
-            alive = keep[h] & (np.bincount(into, minlength=n_mid) > 0) & (np.bincount(out_of, minlength=n_mid) > 0)
+        for h in range(L - 1):  # hidden level h + 1: into it layer h, out of it layer h + 1
+            n = shapes[h][1]
+            if positions[h] is None:
+                has_in = np.full(n, n_level(h) > 0)
+            else:
+                into = positions[h][sel[h]] % n
+                has_in = np.bincount(into, minlength=n) > 0
+            if positions[h + 1] is None:
+                has_out = np.full(n, n_level(h + 2) > 0)
+            else:
+                out_of = positions[h + 1][sel[h + 1]] // shapes[h + 1][1]
+                has_out = np.bincount(out_of, minlength=n) > 0
+            alive = keep[h] & has_in & has_out
             if not np.array_equal(alive, keep[h]):
                 changed = True
                 keep[h] = alive
-                sel[h] = sel[h][alive[into]]
-                sel[h + 1] = sel[h + 1][alive[out_of]]
+                if positions[h] is not None:
+                    sel[h] = sel[h][alive[into]]
+                if positions[h + 1] is not None:
+                    sel[h + 1] = sel[h + 1][alive[out_of]]
     return [np.flatnonzero(k) for k in keep], sel

@@ -202,11 +202,12 @@ def rewire_engine(engine, layers, rule: Rewire, fraction: float, rng: np.random.
     kind = rule.kind
     ev = RewireEvent(step, str(rule), fraction)
     X, y = batch if batch is not None else (None, None)
-    ctx = _Context(scale, lambda: dense_gradients(engine.net, X, y, engine.relu, layers))
+    net = engine.net  # unchanged until set_layers below (a MaskedEngine builds it on each read)
+    ctx = _Context(scale, lambda: dense_gradients(net, X, y, engine.relu, layers))
     changes = {}
     for l in layers:
         pos, vals, vel = engine.layer(l)
-        shape = engine.net.orig_shapes[l]
+        shape = net.orig_shapes[l]
         nnz = len(pos)
         k = min(int(round(fraction * nnz)), shape[0] * shape[1] - nnz)
         keep = np.ones(nnz, dtype=bool)

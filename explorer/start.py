@@ -36,16 +36,20 @@ from scipy.special import erfc, erfcinv
 
 from . import net as N
 from .init import sparse_factor
-from .prune import KeepMask, cut_rng, parse_rule
+from .prune import KeepMask, compact_positions, cut_rng, parse_rule
 
 DIRECT_MIN = 1 << 22  # weights: a pruned layer this large (32 MiB dense) is drawn sparse at a sparse start
 
 
+DRAWN = ("keep", "fraction", "random", "erk", "halving", "threshold")  # the rules `kept_count` can count
+
+
 def starts_sparse(cfg, shapes) -> bool:
-    """Are this run's pruned layers drawn sparse (see the module doc)?"""
+    """Are this run's pruned layers drawn sparse (see the module doc)? A rule registered
+    without a count here (prune.py's registry) cuts dense weights, as any rule can."""
     layers = cfg.pruned_layer_indices()
     return (cfg.burn_in == 0 and bool(layers) and cfg.prune_scope == "layer" and cfg.prune_schedule == "once"
-            and max(shapes[l][0] * shapes[l][1] for l in layers) >= DIRECT_MIN)
+            and parse_rule(cfg.prune).name in DRAWN and max(shapes[l][0] * shapes[l][1] for l in layers) >= DIRECT_MIN)
 
 
 # -- the init distribution's |w| -----------------------------------------------------------
@@ -137,41 +141,6 @@ def draw_layer(rule, shape, kind: str, scale: float, positions_rng, values_rng):
     return pos, sign * magnitude(kind, shape, scale, q)
 
 
-def compact(shapes, positions, units_kept: bool = True):
-    """prune.compact_positions for layers given as sorted flat positions or None (every weight
-    kept), O(surviving weights + units) a pass. Returns (the sorted units kept per hidden
-    layer, per layer the indices into positions[l] that stay, None for a full layer).
-    units_kept=False: no compaction (rewiring regrows into every unit)."""
-    L = len(shapes)
-    keep = [np.ones(s[1], dtype=bool) for s in shapes[:-1]]
-    sel = [None if p is None else np.arange(len(p)) for p in positions]
-    n_level = lambda v: shapes[0][0] if v == 0 else shapes[-1][1] if v == L else int(keep[v - 1].sum())
-    changed = units_kept
-    while changed:
-        changed = False
-        for h in range(L - 1):  # hidden level h + 1: into it layer h, out of it layer h + 1
-            n = shapes[h][1]
-            if positions[h] is None:
-                has_in = np.full(n, n_level(h) > 0)
-            else:
-                into = positions[h][sel[h]] % n
-                has_in = np.bincount(into, minlength=n) > 0
-            if positions[h + 1] is None:
-                has_out = np.full(n, n_level(h + 2) > 0)
-            else:
-                out_of = positions[h + 1][sel[h + 1]] // shapes[h + 1][1]
-                has_out = np.bincount(out_of, minlength=n) > 0
-            alive = keep[h] & has_in & has_out
-            if not np.array_equal(alive, keep[h]):
-                changed = True
-                keep[h] = alive
-                if positions[h] is not None:
-                    sel[h] = sel[h][alive[into]]
-                if positions[h + 1] is not None:
-                    sel[h + 1] = sel[h + 1][alive[out_of]]
-    return [np.flatnonzero(k) for k in keep], sel
-
-
 def sparse_start(cfg, shapes, kind: str, compact_units: bool = True):
     """The net of a sparse start: (SparseNet, KeepMask per layer). `kind`: the resolved init;
     compact_units=False with rewiring (regrowth needs every unit)."""
@@ -180,7 +149,7 @@ def sparse_start(cfg, shapes, kind: str, compact_units: bool = True):
     vrngs = [np.random.default_rng([cfg.seed, 0, l]) for l in range(len(shapes))]
     drawn = [draw_layer(rule, s, kind, cfg.init_scale, prng, vrngs[l]) if l in pruned else (None, None)
              for l, s in enumerate(shapes)]
-    hidden, sel = compact(shapes, [p for p, _ in drawn], units_kept=compact_units)
+    hidden, sel = compact_positions(shapes, [p for p, _ in drawn], units_kept=compact_units)
     units = [np.arange(shapes[0][0]), *hidden, np.arange(shapes[-1][1])]
     rows, cols, values, masks = [], [], [], []
     for l, (n_in, n_out) in enumerate(shapes):

@@ -72,7 +72,7 @@ class LayerView:
     def positions(self) -> np.ndarray:
         """Flat positions i * n_out + j of the weights still trained, sorted and aligned with
         `values`: O(surviving weights) after the cut (every position while dense)."""
-        return self._t.engine.positions(self.index) if self.sparse else np.arange(self.n_total)
+        return self._t.engine.positions(self.index)
 
     def gradients(self) -> np.ndarray | None:
         g = self.grad_values
@@ -148,7 +148,7 @@ class TrainerState:
         return f"TrainerState(step={self.step}, phase={self.phase!r}, batch_loss={self.batch_loss:.4g})"
 
 
-def run_results(trainer, phase) -> dict:
+def run_results(trainer) -> dict:
     """The results of a run (trainer.results_, a JSON-able dict): accuracy, loss, weights alive
     per layer, timings and samples/s per phase."""
     t = trainer

@@ -411,11 +411,10 @@ class Trainer:
             return
         if self.diverged_ is None:
             self._evaluate()
-        phase = self.state.phase
         self.callbacks.call("on_phase_end", self)
         self.state.phase = "done"
         self._ended = True
-        self.results_ = run_results(self, phase)
+        self.results_ = run_results(self)
         for w in self.results_["warnings"]:
             warnings.warn(w, RuntimeWarning, stacklevel=4)
         self.callbacks.call("on_train_end", self)

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .dropout import HAVE_NUMBA, numba
+from .kernels import _SCATTER_MAX, _arrays, _extras
 
-_SCATTER_MAX = 4096  # kernels._SCATTER_MAX (a level's sums that fit in L1 are scattered into)
 WIDE_MIN = 1 << 17  # activations (units x batch, 1 MiB) from which a hidden level is "wide"
 
 
@@ -195,7 +195,6 @@ def sparse_steps(net, X, y, batches, lr, losses, graw=None, store_last=False, ap
                  vel=None, work=None) -> int:
     """kernels.sparse_steps (same arguments, no dropout) for a net that `fits`. `work`: a list the
     caller keeps, holding the hidden level's buffer from one call to the next."""
-    from .kernels import _arrays, _extras
 
     graw = np.empty(0) if graw is None else graw
     B = batches.shape[1]
@@ -211,7 +210,6 @@ def sparse_steps(net, X, y, batches, lr, losses, graw=None, store_last=False, ap
 def predict(net, X, block: int = 256):
     """kernels.predict_net (ReLU) for a net that `fits`: the same bits at any block size (each
     sample's sums are added in the same order)."""
-    from .kernels import _arrays
 
     out = np.empty((len(X), int(net.sizes[-1])))
     wide_forward(np.ascontiguousarray(X), _arrays(net), out, block)

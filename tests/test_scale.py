@@ -92,7 +92,7 @@ def test_compaction_with_full_layers_equals_compact_positions():
     shapes = [(30, 50), (50, 40), (40, 6)]
     pos = [np.sort(rng.choice(30 * 50, 60, replace=False)), None, np.sort(rng.choice(40 * 6, 25, replace=False))]
     full = [pos[0], np.arange(50 * 40), pos[2]]
-    units, sel = start.compact(shapes, pos)
+    units, sel = compact_positions(shapes, pos)
     units_ref, sel_ref = compact_positions(shapes, full)
     assert all(np.array_equal(a, b) for a, b in zip(units, units_ref))
     assert np.array_equal(sel[0], sel_ref[0]) and np.array_equal(sel[2], sel_ref[2]) and sel[1] is None
