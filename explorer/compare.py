@@ -229,16 +229,10 @@ def compare(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, 
     return result
 
 
-def run_seconds(r: dict) -> float:
-    """A run's compute time: burn-in + cuts + training + rewiring (no loading or evaluation)."""
-    s = r["seconds"]
-    return s["burn_in"] + s["prune"] + s["train"] + s.get("rewire", 0.0)
-
-
 def table(runs, records, budget) -> list[dict]:
     """One row per method: accuracy mean and 95% interval over seeds, hidden units alive,
     input weights kept (and whether every run kept exactly the budget), seconds, samples/s."""
-    from .summary import mean_ci
+    from .summary import mean_ci, run_seconds
 
     rows = []
     for m in dict.fromkeys(m for m, _ in runs):

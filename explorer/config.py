@@ -332,7 +332,7 @@ def _normalise(name: str, spec: Setting, v):
     if spec.kind == "float" and isinstance(v, numbers.Real):
         return float(v)
     if spec.kind == "units":
-        return _int_tuple(name, v)
+        return _int_tuple(name, v, x_sep=True)
     if spec.kind == "layers":
         if isinstance(v, str) and v.strip().lower() == "all":
             return "all"
@@ -354,13 +354,16 @@ def _normalise(name: str, spec: Setting, v):
     return v
 
 
-def _int_tuple(name, value):
+def _int_tuple(name, value, x_sep: bool = False):
+    """Whole numbers from '128,64' ('+' too; 'x' as well where x_sep: '256x128' hidden layers)."""
     if isinstance(value, str):
-        parts = [p for p in value.lower().replace(" ", "").replace("+", ",").replace("x", ",").split(",") if p]
+        text = value.lower().replace(" ", "").replace("+", ",")
+        parts = [p for p in (text.replace("x", ",") if x_sep else text).split(",") if p]
         try:
             return tuple(int(p) for p in parts)
         except ValueError:
-            raise ConfigError(f"{name}={value!r}: expected comma-separated whole numbers, e.g. '128,64'") from None
+            example = "'128,64'" if x_sep else "'0,1' or 'all'"
+            raise ConfigError(f"{name}={value!r}: expected comma-separated whole numbers, e.g. {example}") from None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value),)
     try:
@@ -418,6 +421,8 @@ def _check(name: str, spec: Setting, v) -> None:
         for h in v:
             if h < 1:
                 raise ConfigError(f"hidden units={h}: expected a whole number >= 1")
+    elif spec.kind == "layers" and not v:
+        raise ConfigError(f"{name}=(): name at least one layer (0, 0,1 or all), or use prune='none' for no cut")
     elif spec.kind == "path":
         if not isinstance(v, str) or not v:
             raise ConfigError(bad)

@@ -44,12 +44,9 @@ def find_notebook(path=None) -> Path | None:
 
 def generated_folder() -> Path:
     """Where the one-cell dashboard notebook goes: $EXPLORER_CACHE/lab or the user cache's explorer/lab."""
-    env = os.environ.get("EXPLORER_CACHE")
-    if env:
-        return Path(env).expanduser() / "lab"
-    import pooch
+    from .data import cache_dir  # its checks too: $EXPLORER_CACHE naming a file is one line
 
-    return Path(pooch.os_cache("explorer")) / "lab"
+    return cache_dir() / "lab"
 
 
 def write_dashboard_notebook(folder: Path | None = None) -> Path:

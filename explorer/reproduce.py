@@ -46,7 +46,6 @@ WIDTHS = (2, 4, 8, 16, 32, 64, 128)
 HALVINGS = (0, 1, 2, 3, 4, 5)
 BUDGET_WIDTHS = (4, 8, 16, 32, 64, 128)
 BUDGET = 3140
-POST_SHAPED = ("mnist", "fashion-mnist", "random")  # data sets the post's 40,000/500 split fits
 QUICK_STEPS = 5_000
 QUICK_HELP = (f"--quick: {QUICK_STEPS:,} SGD steps instead of 30,000, on the first {QUICK_STEPS:,} training samples "
               f"(so one pass, as in the post), with the same widths, halvings, controls and test samples. "
@@ -85,12 +84,22 @@ def plan(base: RunConfig) -> list[dict]:
     return rows
 
 
+def post_shaped(dataset: str) -> bool:
+    """Is the data set MNIST-shaped (28x28 images: the post's 40,000/500 split fits its layout)?"""
+    from .data import REGISTRY, canonical_name
+
+    try:
+        return REGISTRY[canonical_name(dataset)].mnist_shaped
+    except (ExplorerError, KeyError):
+        return False
+
+
 def fits_post_split(dataset: str, data_dir) -> bool:
     """Does the (resolved) data set take the post's split -- MNIST-shaped, 40,500 training samples
     or more? Loads one sample; a data set that is not there at all is a one-line DataError."""
     from .data import load
 
-    if dataset in POST_SHAPED:
+    if post_shaped(dataset):
         try:
             load(dataset, data_dir, heldout="post", n_train=1, n_test=1, verbose=False)
             return True
@@ -103,7 +112,7 @@ def fits_post_split(dataset: str, data_dir) -> bool:
 def base_config(dataset: str, data_dir, quick: bool, post_split: bool | None = None) -> RunConfig:
     """The post's protocol on the resolved data set: its split when `post_split` (default: when
     the data set is MNIST-shaped), else the data set's own train/test split."""
-    post_split = dataset in POST_SHAPED if post_split is None else post_split
+    post_split = post_shaped(dataset) if post_split is None else post_split
     extra = {"heldout": "post"} if post_split else {}
     cfg = RunConfig(dataset=dataset, data_dir=data_dir, activation="tanh", init_scale=1e-5, burn_in=200,
                     prune_layers=(0,), steps=30_000, batch_size=1, lr=0.01, extra=extra)
@@ -146,9 +155,11 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
 
 
 def _resolve(dataset, data_dir, verbose) -> str:
+    """The data set's canonical name ('fmnist' -> 'fashion-mnist'; 'auto' -> what it loads)."""
+    from .data import canonical_name, load
+
     if dataset != "auto":
-        return dataset
-    from .data import load
+        return canonical_name(dataset)
 
     return load("auto", data_dir, n_train=1, n_test=1, verbose=verbose).name
 
@@ -160,7 +171,7 @@ def split_text(dataset, post_split: bool, records) -> str:
                 f"40,000..40,499")
     sizes = next(((r["n_train"], r["n_test"]) for r in records if r["status"] != "failed"), None)
     counts = f" ({sizes[0]:,} train / {sizes[1]:,} test samples)" if sizes else ""
-    why = "; the post's split needs 40,500 training samples" if dataset in POST_SHAPED else ""
+    why = "; the post's split needs 40,500 training samples" if post_shaped(dataset) else ""
     return f"{dataset}, its own train/test split{counts}{why}"
 
 

@@ -36,9 +36,9 @@ def varying_axes(records) -> list[str]:
 
 
 def run_seconds(r: dict) -> float:
-    """A run's compute time: burn-in + prune + sparse training (not data loading or evaluation)."""
+    """A run's compute time: burn-in + cuts + training + rewiring (not data loading or evaluation)."""
     s = r["seconds"]
-    return s["burn_in"] + s["prune"] + s["train"]
+    return s["burn_in"] + s["prune"] + s["train"] + s.get("rewire", 0.0)
 
 
 def mean_ci(values) -> tuple[float | None, float | None]:
@@ -112,7 +112,7 @@ def heatmaps(records, axes) -> dict:
     rest = ", ".join(["seeds", *axes[2:]])
     figs = {}
     for stem, title, value in (("heatmap_accuracy", "test accuracy", lambda r: r["test_accuracy"]),
-                               ("heatmap_seconds", "seconds (burn-in + prune + train)", run_seconds)):
+                               ("heatmap_seconds", "seconds (burn-in + cuts + train + rewiring)", run_seconds)):
         z = []
         for y in ys:
             row = []

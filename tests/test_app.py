@@ -112,6 +112,36 @@ def test_run_twice_starts_one_run_and_pause_stop_work(app):
     asyncio.run(scenario())
 
 
+def test_a_failure_mid_run_or_after_a_click_stays_in_the_status_line(app):
+    """A view that fails while drawing (a failure injected into one view, not into the
+    dashboard): Stop -- whose final evaluation redraws every view -- says so in the status line,
+    no traceback; a run it breaks ends with the error there, not covered by the step line."""
+    app.controls["steps"].value = 1_000_000  # long enough that the pause lands mid-run on any machine
+
+    def broken(*args, **kwargs):
+        raise ValueError("draw failed")
+
+    async def paused():
+        task = app.run(pace="fast")
+        await asyncio.sleep(0.05)
+        app.pause()
+        await task
+    asyncio.run(paused())
+    app.views["speed"].draw = broken
+    app.controls["stop"].click()
+    assert "draw failed" in app.status.value and "\n" not in app.last_error
+    del app.views["speed"].draw  # the view's own again
+    app.reset()
+
+    async def breaks():
+        task = app.run(pace="fast")
+        await asyncio.sleep(0.05)
+        app.views["speed"].draw = broken
+        await task
+    asyncio.run(breaks())
+    assert not app.running and "error" in app.status.value and "draw failed" in app.status.value
+
+
 def test_watch_pace_plays_the_burn_in_and_the_cut_frame_by_frame():
     app = Explorer(dataset="digits", hidden=(16,), burn_in=40, steps=300, live=False)
 

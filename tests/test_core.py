@@ -324,6 +324,8 @@ def test_divergence_keeps_last_finite_state(digits, prune):
     (dict(batch_size=0), "batch_size=0"),
     (dict(prune="fraction:1.5"), "prune='fraction:1.5'"),
     (dict(prune_layers=(2,)), "layer 2 does not exist"),
+    (dict(prune_layers="x"), "prune_layers='x': expected comma-separated whole numbers"),  # not 'no cut'
+    (dict(prune_layers=","), "prune_layers=(): name at least one layer"),
     (dict(activation="sigmoid"), "activation='sigmoid'"),
 ])
 def test_config_errors(kw, msg, digits):

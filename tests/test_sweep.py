@@ -237,3 +237,13 @@ def test_reproduce_quick_writes_every_file(tmp_path, capsys):
     assert rows[("width", 128, 0)]["post_accuracy"] == 0.938
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 19
     assert len(_lines(out)) == 25
+
+
+def test_reproduce_plans_the_same_runs_under_any_name_of_a_data_set():
+    """'fmnist' is Fashion-MNIST: the post's split and the same runs, not the data set's own split."""
+    from explorer.reproduce import plan_runs
+
+    runs = plan_runs("fashion-mnist", quick=True)
+    assert runs[0].extra.get("heldout") == "post"
+    assert [c.to_dict() for c in plan_runs("fmnist", quick=True)] == [c.to_dict() for c in runs]
+    assert [c.to_dict() for c in plan_runs("Fashion-MNIST", quick=True)] == [c.to_dict() for c in runs]

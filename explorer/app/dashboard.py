@@ -99,9 +99,10 @@ class Explorer(Actions, Reruns, W.VBox):
         self.runner = Runner(on_chunk=self._on_chunk, on_end=self._on_end, on_error=self._error)
         self.controls = self._build_controls(cfg, live, pace)
         self.replay = ReplayBar(self.board)
-        self.history_panel = HistoryPanel(self.history, on_select=self._use_run, on_export=self.export_history)
+        self.history_panel = HistoryPanel(self.history, on_select=self._guarded(self._use_run),
+                                          on_export=self._guarded(self.export_history))
         self.whatif = WhatIf()
-        self.whatif.fill.on_click(lambda b: self.fill_in())
+        self.whatif.fill.on_click(self._guarded(lambda b: self.fill_in()))
         super().__init__(children=self._layout())
         self.add_class("explorer-dashboard")
         self._new_run(cfg)
@@ -140,13 +141,24 @@ class Explorer(Actions, Reruns, W.VBox):
         })
         c["shared"].layout.display = "none"
         for name in C.controlled():
-            c[name].observe(lambda ch, name=name: self._on_setting(name), names="value")
+            c[name].observe(self._guarded(lambda ch, name=name: self._on_setting(name)), names="value")
         for name, fn in (("run", self.run), ("pause", self.pause), ("step", self.step), ("stop", self.stop),
                          ("reset", self.reset), ("export", self.export), ("save", self.save_config),
                          ("load", self.load_config), ("share", self.share)):
-            c[name].on_click(lambda b, fn=fn: fn())
-        c["compare"].observe(lambda ch: self._on_compare(), names="value")
+            c[name].on_click(self._guarded(lambda b, fn=fn: fn()))
+        c["compare"].observe(self._guarded(lambda ch: self._on_compare()), names="value")
         return c
+
+    def _guarded(self, handler):
+        """A widget's handler whose errors, of any kind, go to the status line: a click or a
+        control change never ends in a traceback under the widget (as the runner does for a run)."""
+        def call(*args):
+            try:
+                return handler(*args)
+            except Exception as e:
+                self._error(e)
+
+        return call
 
     def _layout(self) -> list:
         c, v = self.controls, self.views

@@ -117,7 +117,11 @@ class Runner:
         except Exception as e:  # never a traceback in the page: the dashboard's status line says it
             if self.on_error is None:
                 raise
-            self.on_error(e)
+            failed = e
+        else:
+            failed = None
         finally:
             if self.on_end is not None:
                 self.on_end()
+        if failed is not None:  # said after on_end, whose status line would cover it
+            self.on_error(failed)
