@@ -3,6 +3,7 @@ magnitude pruning, the init that follows the activation, the on_rewire hook and 
 one-line errors. Real data: scikit-learn's digits and Fashion-MNIST (the pieces alone are in
 test_dst_parts.py)."""
 
+import json
 import math
 
 import numpy as np
@@ -232,7 +233,7 @@ def test_bad_settings_are_one_line_errors(argv, msg, capsys):
     assert len(err) == 1 and err[0].startswith("explorer: error:") and msg in err[0], err
 
 
-def test_new_settings_round_trip_and_sweep(tmp_path):
+def test_new_settings_round_trip_and_sweep(tmp_path, capsys):
     from explorer.cli import main
 
     c = RunConfig(rewire="RigL:0.30", prune="erk:13", prune_layers="all", prune_schedule="once", momentum=0.9,
@@ -243,5 +244,12 @@ def test_new_settings_round_trip_and_sweep(tmp_path):
     assert main(["train", "--dataset", "digits", "--hidden", "16", "--burn-in", "0", "--prune", "erk:3",
                  "--prune-layers", "all", "--rewire", "set:0.3", "--rewire-every", "20", "--steps", "100",
                  "--momentum", "0.9", "--dropout", "0.1", "--init", "he", "--json", str(out), "--quiet"]) == 0
+    r = json.loads(out.read_text())
+    assert (r["config"]["rewire"], r["config"]["momentum"], r["config"]["dropout"], r["config"]["init"]) == \
+        ("set:0.3", 0.9, 0.1, "he")
+    assert r["rewirings"] > 0
+    capsys.readouterr()
     assert main(["sweep", "--dataset", "digits", "--rewire", "set:0.1,0.3", "--prune", "erk:3", "--dry-run",
                  "--out", str(tmp_path / "s")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("2 runs") and "rewire=set:0.1" in printed and "rewire=set:0.3" in printed

@@ -153,10 +153,8 @@ def test_fifo_is_written_straight_and_one_without_reader_fails_at_once(tmp_path)
     assert got == [payload] and stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert temps(tmp_path) == []
 
-    t = time.monotonic()
-    with pytest.raises(ExplorerError) as e:  # nobody reads: an error, not a hang
+    with pytest.raises(ExplorerError) as e:  # nobody reads: an error, not a hang (the timeout mark guards it)
         write_text_atomic(fifo, "lost?")
-    assert time.monotonic() - t < 5
     assert one_line(e) == f"cannot write {fifo}: nothing is reading it; start the reader first"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and temps(tmp_path) == []
 

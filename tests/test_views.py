@@ -129,9 +129,14 @@ def test_heatmap_columns_are_the_records_and_replay_draws_any_step(digits):
 
 
 def test_feedback_view_matches_stats(digits):
-    v = GradientFeedback(every=100)
-    t = Trainer(small(), callbacks=[v]).fit(digits)
-    lv = t.state.layers[0]
+    class Grab(Callback):  # the weights and gradients the view is given at its due steps
+        def on_step_end(self, trainer):
+            lv = trainer.state.layers[0]
+            if lv.grad_values is not None:
+                self.got = (trainer.state.step, lv.values.copy(), lv.grad_values.copy())
+
+    v, grab = GradientFeedback(every=100), Grab()
+    t = Trainer(small(), callbacks=[v, grab]).fit(digits)
     assert t.state.step == 440
     # gradients are measured at the due steps (every 100); the view shows the last of them
     rec = [r for r in v.board.records if "feedback" in r["samples"]][-1]
@@ -140,8 +145,9 @@ def test_feedback_view_matches_stats(digits):
     assert v.fig.data[1].y[-1] == pytest.approx(s["spearman"], abs=1e-4)
     assert np.allclose(v.fig.data[0].y, s["deciles"])
     assert list(v.fig.data[0].x) == [str(i) for i in range(1, 11)]
-    ref = feedback(lv.values, np.ones_like(lv.values), max_n=v.max_n, seed=0)  # the statistic itself runs
-    assert len(ref.decile_means) == 10
+    step, values, grads = grab.got  # the statistic recomputed from what the trainer had at step 400
+    ref = feedback(values, grads, max_n=v.max_n, seed=step)
+    assert step == 400 and s["spearman"] == pytest.approx(ref.spearman) and np.allclose(s["deciles"], ref.decile_means)
 
 
 def test_accuracy_points_match_trainer_evals_and_events_are_marked(digits):
