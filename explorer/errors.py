@@ -15,3 +15,9 @@ class ConfigError(ExplorerError):
 
 class DataError(ExplorerError):
     """A data set is missing, corrupt, or does not fit the model."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (300 characters at most)."""
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0][:300]}" if msg else type(exc).__name__

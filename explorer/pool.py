@@ -32,14 +32,10 @@ import sys
 import threading
 import time
 
+from .errors import one_line
 from .files import pid_alive
 
 GRACE = 2.0  # seconds a running run gets to finish after the first Ctrl-C
-
-
-def _why(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {msg[0][:300]}" if msg else type(exc).__name__
 
 
 # -- the worker side ------------------------------------------------------------------------------
@@ -98,13 +94,13 @@ def _serve(conn, parent: int, initializer, initargs) -> None:
         try:
             result = (True, fn(*args))
         except BaseException as e:  # reported to the parent; the worker stays
-            result = (False, _why(e))
+            result = (False, one_line(e))
         try:
             conn.send(result)
         except (EOFError, OSError):
             return
         except Exception as e:  # the result could not be pickled
-            conn.send((False, f"the result could not be sent back ({_why(e)})"))
+            conn.send((False, f"the result could not be sent back ({one_line(e)})"))
 
 
 # -- the parent side ------------------------------------------------------------------------------
@@ -127,10 +123,6 @@ class WorkerPool:
 
     def submit(self, key, fn, *args) -> None:
         self._queue.append((key, fn, args))
-
-    @property
-    def running(self) -> list:
-        return list(self._busy.values())
 
     def busy(self) -> bool:
         return bool(self._queue or self._busy)
@@ -242,10 +234,6 @@ class ExecutorTasks:
     def submit(self, key, fn, *args) -> None:
         self._futures[self.executor.submit(fn, *args)] = key
 
-    @property
-    def running(self) -> list:
-        return list(self._futures.values())
-
     def busy(self) -> bool:
         return bool(self._futures)
 
@@ -263,7 +251,7 @@ class ExecutorTasks:
             try:
                 out.append((key, True, f.result()))
             except Exception as e:  # the worker died or could not be reached
-                out.append((key, False, _why(e)))
+                out.append((key, False, one_line(e)))
         return out
 
     def kill(self) -> None:

@@ -55,7 +55,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .config import SETTINGS, RunConfig
-from .errors import ConfigError, ExplorerError
+from .errors import ConfigError, ExplorerError, one_line
 from .files import jsonable
 from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool
 from .runlog import RUNS_FILE, RunLog
@@ -80,11 +80,6 @@ def run_id(config) -> str:
     d = config.to_dict() if isinstance(config, RunConfig) else config
     text = json.dumps(jsonable(d), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def one_line(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {msg[0][:300]}" if msg else type(exc).__name__
 
 
 # -- the worker side --------------------------------------------------------------------------
@@ -138,13 +133,18 @@ def _init_worker(blas_threads: int) -> None:
         pass
 
 
+def _check_workers(workers):
+    """None (every core) or a whole number >= 1; else a one-line ConfigError (0 is not 'every core')."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers={workers!r}: expected a whole number >= 1 (leave it out to use every core)")
+    return workers
+
+
 def process_pool(workers: int | None = None, context: str | None = None) -> WorkerPool:
     """A WorkerPool of `workers` processes (default: all cores), each holding BLAS to its share of
     the cores. Children start by 'spawn' (fresh interpreters, so none inherits the parent's
     threads -- tqdm's monitor, numba's or BLAS's pools); `context` may say 'fork' or 'forkserver'."""
-    workers = workers or os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers={workers!r}: expected a whole number >= 1")
+    workers = _check_workers(workers) or os.cpu_count() or 1
     blas = max(1, (os.cpu_count() or 1) // workers)
     return WorkerPool(workers, context, initializer=_init_worker, initargs=(blas,))
 
@@ -257,6 +257,7 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
     cfgs = [canonical(c) for c in configs]
     if not cfgs:
         raise ConfigError("the sweep is empty: pass at least one config")
+    _check_workers(workers)
     log = RunLog(out) if out is not None else None
     if log is not None:
         log.check()
@@ -282,7 +283,7 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
         todo = sorted(((i, c) for i, c in unique.items() if i not in records), key=lambda t: -_cost(t[1]))
         if todo:
             tasks = executor if isinstance(executor, WorkerPool) else ExecutorTasks(executor) if executor else \
-                process_pool(min(workers or os.cpu_count() or 1, len(todo)), mp_context)
+                process_pool(min(workers or os.cpu_count() or 1, len(todo)), mp_context)  # checked above
             _run_all(todo, records, tasks, log, progress, n_total=len(unique))
     finally:
         if log is not None:

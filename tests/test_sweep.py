@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from explorer import RunConfig
+from explorer import ConfigError, RunConfig
 from explorer.cli import main
 from explorer.summary import summarize
 from explorer.sweeps import RUNS_FILE, RunLog, grid, run_id, sweep
@@ -247,3 +247,10 @@ def test_reproduce_plans_the_same_runs_under_any_name_of_a_data_set():
     assert runs[0].extra.get("heldout") == "post"
     assert [c.to_dict() for c in plan_runs("fmnist", quick=True)] == [c.to_dict() for c in runs]
     assert [c.to_dict() for c in plan_runs("Fashion-MNIST", quick=True)] == [c.to_dict() for c in runs]
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_a_bad_worker_count_is_one_line_before_any_run(workers, tmp_path):
+    with pytest.raises(ConfigError, match=r"workers=.*expected a whole number >= 1"):
+        sweep([RunConfig(dataset="digits", steps=5)], out=tmp_path, progress=False, workers=workers)
+    assert not (tmp_path / "runs.jsonl").exists()

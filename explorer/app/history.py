@@ -10,19 +10,17 @@ are in panels.py); `csv_text()` is what "export as CSV" writes.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import time
 from dataclasses import dataclass, field
 
 from ..config import DEFAULTS, SETTINGS, RunConfig, format_value
+from ..sweeps import run_id
 
 
 def config_key(cfg: RunConfig) -> str:
-    """16 hex digits of SHA-256 over the canonical JSON of the settings that change a result."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in ("eval_every", "extra")}
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    """The run id (sweeps.run_id) of the settings that change a result."""
+    return run_id({k: v for k, v in cfg.to_dict().items() if k not in ("eval_every", "extra")})
 
 
 def describe(cfg: RunConfig, base: RunConfig = DEFAULTS) -> str:
