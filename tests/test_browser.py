@@ -22,9 +22,6 @@ STATUS = "() => document.querySelector('.explorer-status').innerText"
 # the |w| histogram's title
 HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
   const t = ((gd.layout || {}).title || {}).text || ''; if (t.startsWith('|w| of layer')) return t; } return null; }"""
-HIST_SUBTITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
-  const t = (gd.layout || {}).title || {};
-  if ((t.text || '').startsWith('|w| of layer')) return (t.subtitle || {}).text; } return null; }"""
 KEPT = ("() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText)"
         ".find(t => t.includes('would keep'))")
 
@@ -112,5 +109,6 @@ def test_a_link_sets_the_controls(tmp_path):
         assert "'bogus' is not a setting" in page.evaluate(STATUS)
         assert page.locator(".widget-text", has_text="hidden").locator("input").input_value() == "64"
         assert "would keep 3,140 of 50,240" in page.evaluate(KEPT)  # keep:3140 of the 785x64 input layer
-        assert "with no burn-in the cut ranks these random values" in page.evaluate(HIST_SUBTITLE)  # burn_in=0 set
+        burn_in = page.locator(".widget-hslider", has_text="burn in").locator(".widget-readout")
+        assert burn_in.inner_text().strip() == "0"  # burn_in=0 from the link
     assert not errors, errors

@@ -30,6 +30,7 @@ from .. import controls as C
 from ..config import SETTINGS, RunConfig
 from ..data import load
 from ..errors import ExplorerError
+from ..prune import parse_rule
 from ..trainer import Trainer
 from ..views import VIEWS, Board
 from ..views.accuracy import collapse_step
@@ -229,9 +230,9 @@ class Explorer(Actions, Reruns, W.VBox):
             self._error(e if isinstance(e, ExplorerError) else f"not enough memory for this run ({e})")
             return False
         self.ref_trainer = None
+        self.views["weights"].rule = str(parse_rule(self.rule))  # drawn (and saved) with the first frame
         self.board.attach(self.trainer)
-        self._preview()
-        self.board.sync_state()  # with the preview: a page built from the saved state shows it too
+        self._kept()
         self.replay.refresh()
         self._show(f"ready: {self.trainer.data.name}, {self._shape_text()}, {cfg.burn_in:,} burn-in steps, "
                    f"{cfg.prune}, {cfg.steps:,} steps &mdash; press Run")

@@ -145,12 +145,12 @@ class WeightHistogram(View):
     def preview(self, rule: str) -> dict:
         """Which weights `rule` would keep now: threshold (smallest kept |w|), kept, of, fraction."""
         self.rule = str(parse_rule(rule))
-        out = self._preview_numbers(self.trainer)
+        out = None
         if self.trainer is not None and self.trainer.is_setup:
             p = Patch(self.fig)
-            self._draw_preview(p, top=self._top())
+            out = self._draw_preview(p, top=self._top())
             p.send()
-        return out
+        return self._preview_numbers(self.trainer) if out is None else out  # the cut's preview once
 
     def _preview_numbers(self, t) -> dict:
         """The trainer's own preview of the cut for this view's layer: every weight before the
@@ -177,11 +177,13 @@ class WeightHistogram(View):
         y = self.fig.data[0].y
         return float(max(max(y) if y is not None and len(y) else 1, 1)) * 1.5
 
-    def _draw_preview(self, f: Patch, top: float, frame: Frame | None = None) -> None:
+    def _draw_preview(self, f: Patch, top: float, frame: Frame | None = None) -> dict | None:
+        """Draw the preview of the cut to come (nothing after it); returns its numbers when it
+        computed them, else None."""
         live = frame is None or frame.live
         t = self.trainer
         pending = t is not None and t.is_setup and t.cut_pending  # after the cut, the cut made is drawn instead
-        numbers = self._preview_numbers(t) if live and self.mode == "abs" and pending else {}
+        numbers = self._preview_numbers(t) if live and self.mode == "abs" and pending else None
         if numbers and numbers["kept"]:
             thr, n, m, kept = self.kept
             hk = log_histogram(kept)
@@ -192,6 +194,7 @@ class WeightHistogram(View):
         else:
             f.data[1].update(x=[], y=[])
             f.data[2].update(x=[], y=[])
+        return numbers
 
     # -- drawing -------------------------------------------------------------------------------
     def draw(self, frame: Frame):
@@ -253,11 +256,12 @@ class WeightHistogram(View):
             f.data[3].update(x=[cut, cut], y=[0.7, top])
         else:
             f.data[3].update(x=[], y=[])
-        if self.kept and self.mode == "abs" and frame.live and t is not None and t.cut_pending:
-            sub += f"<br>{self.kept_label}"
-        elif t is not None and step == 0 and frame.live and t.config.pruned_layer_indices():
+        # before Run, what the histogram shows (the kept count is under the rule's control); then the cut to come
+        if t is not None and step == 0 and frame.live and t.config.pruned_layer_indices():
             sub += ("<br>before Run: the initial weights; with no burn-in the cut ranks these random values: "
                     "a random cut" if not t.config.burn_in else
                     f"<br>before Run: the initial weights; the cut comes after {t.config.burn_in:,} burn-in steps")
+        elif self.kept and self.mode == "abs" and frame.live and t is not None and t.cut_pending:
+            sub += f"<br>{self.kept_label}"
         self.title(f, f"{what} of layer {self.layer} at step {step:,} ({s['alive']:,} of {s['total']:,} alive)",
                    sub)
