@@ -3,8 +3,8 @@
 When more than `limit` points pile up, every other point is dropped -- the first and the last
 are always kept, so a curve still starts at the run's start and reaches its newest step -- and
 `stride` doubles: a caller that samples every `stride`-th opportunity keeps an even, decimated
-picture of the whole run, early steps included. Used by the Recorder and by every live view
-that keeps a history (one definition instead of one per view).
+picture of the whole run, early steps included. Used by the Recorder and by the survivors
+view's burn-in snapshots (one definition instead of one per history).
 """
 
 from __future__ import annotations
@@ -37,15 +37,6 @@ class Series:
             keep = sorted({*range(0, n, 2), n - 1})
             self.columns = [[col[i] for i in keep] for col in self.columns]
             self.stride *= 2
-
-    def replace_last(self, *values) -> None:
-        """Overwrite the newest row (a point re-measured at the same step)."""
-        for col, v in zip(self.columns, values, strict=True):
-            col[-1] = v
-
-    @property
-    def last(self):
-        return tuple(col[-1] for col in self.columns) if self else None
 
     def __len__(self) -> int:
         return len(self.columns[0])

@@ -276,14 +276,21 @@ class Explorer(Actions, Reruns, W.VBox):
         if self.trainer.done:
             return self._show("the run is over: Reset (or change a setting) to train again")
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (a plain script): run here
-            return self.run_sync()
-        try:
-            self._start_reference()
+            return self._go(pace or self.controls["pace"].value, reference=True)
         except ExplorerError as e:
             return self._error(e)
-        return self.runner.start(self.trainer, self.ref_trainer, pace or self.controls["pace"].value)
+
+    def _go(self, pace: str, reference: bool = False):
+        """Train the current run on: in an asyncio task at `pace` (in a page), or here and now
+        where no event loop runs (scripts, tests). `reference`: with the dense reference when
+        "compare with dense" is on (Run; re-runs and Fill in train without it)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self.run_sync()
+        if reference:
+            self._start_reference()
+        return self.runner.start(self.trainer, self.ref_trainer if reference else None, pace)
 
     def pause(self):
         if self.running:

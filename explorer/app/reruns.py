@@ -54,13 +54,8 @@ class Reruns:
             return self._error(e)
         if self._show_cached(self.history.get(cfg)):
             return
-        if not self._new_run(cfg):
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self.run_sync()
-        self.runner.start(self.trainer, None, "fast")
+        if self._new_run(cfg):
+            self._go("fast")
 
     def _use_run(self, entry):
         """A run picked in the history: its settings in the controls, its run on the views."""
@@ -94,15 +89,8 @@ class Reruns:
                 continue
             if item.prune.split(":")[0] not in ("none", "random"):
                 self._queue.insert(0, ("random", item))
-            if not self._new_run(item, focus=False):
-                continue
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:  # no event loop: one after another, here
-                self.run_sync()
-                continue
-            self.runner.start(self.trainer, None, "fast")
-            return
+            if self._new_run(item, focus=False):
+                return self._go("fast")  # the next one starts from _on_end (without an event loop: from within)
         if self.focus is not None and self.trainer is not None and self.trainer.config != self.focus:
             if not self._show_cached(self.history.get(self.focus)):  # back to the user's own setting
                 self._new_run(self.focus)
