@@ -68,6 +68,13 @@ def million(quick: bool):
     if ratio is not None:
         print(f"\nns per surviving weight per sample, {widths[1]:,} vs {widths[0]:,} hidden: {ratio:.2f}x "
               f"(target <= 2x)")
+    # the whole run at the larger width, without and with every dashboard view on one Board
+    seen = measure(widths[1], prune="erk:1", batch_size=64, seconds=0, steps=steps, activation="relu", views=True)
+    rows = [[name, f"{x['run_s']:.1f}", f"{x['seconds']['train']:.1f}", f"{x['seconds']['eval']:.1f}",
+             x.get("frames", 0), mb(x["peak_rss_mb"])] for name, x in (("no views", b), ("every view", seen))
+            if "skipped" not in x]
+    table(f"1b. the whole {widths[1]:,}-unit run (set-up, {steps} steps, evaluation of the test set)",
+          ["run", "wall s", "train s", "evaluation s", "frames drawn", "peak RSS"], rows)
 
 
 # -- 2. fixed budget, every width ---------------------------------------------------------

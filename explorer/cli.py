@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_list, parse_text
+from .config import DEFAULTS, SETTINGS, RunConfig, check_seeds, flag, format_value, parse_list, parse_text
 from .errors import ConfigError, ExplorerError
 
 FORMATS = ("html", "png", "svg", "pdf")
@@ -73,8 +73,7 @@ def grid_from_args(args) -> list[RunConfig]:
         else:
             base = base.replace(**{name: parse_text(name, text, cli=True)})
     if args.seeds is not None:
-        if args.seeds < 1:
-            raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
+        check_seeds(args.seeds)
         if args.seed is not None:
             raise ConfigError("--seeds N runs seeds 0..N-1 and --seed picks seeds; pass only one of them")
         axes["seed"] = list(range(args.seeds))
@@ -150,13 +149,10 @@ def cmd_train(args) -> int:
         from .sweeps import check_data
 
         check_data([cfg])
-        from math import prod
-
-        from .data import CLASSES, SHAPES
+        from .data import io_sizes
         from .memory import available_bytes, check, human
 
-        # 'auto' may pick MNIST: sized as 784 inputs, 10 classes, the largest it picks
-        est = check(cfg, prod(SHAPES.get(cfg.dataset, (784,))), len(CLASSES.get(cfg.dataset, range(10))))  # or refuses
+        est = check(cfg, *io_sizes(cfg.dataset))  # or refuses
         avail = available_bytes()
         print(f"explorer: memory: the run's arrays need ~{human(est.total)}"
               + (f" of {human(avail)} available" if avail is not None else ""), file=sys.stderr)
@@ -266,8 +262,7 @@ def _run_and_report(args, out, run, table) -> int:
 def cmd_reproduce(args) -> int:
     from .reproduce import format_table, plan_runs, reproduce
 
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds {args.seeds}: expected a whole number >= 1")
+    check_seeds(args.seeds)
     formats = formats_from_text(args.formats)
     out = _out(args.out)
     workers = _workers(args.workers)
@@ -290,10 +285,10 @@ def cmd_compare(args) -> int:
     formats = formats_from_text(args.formats)
     out = _out(args.out)
     workers = _workers(args.workers)
-    runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps)  # budget checked here
-    if args.dry_run:
+    if args.dry_run:  # (a real run plans in compare(), with the same one-line errors before any run)
         from .sweeps import check_data
 
+        runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps)
         check_data([c for _, c in runs])
         print(f"{len(runs)} runs")
         for m, c in runs:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import RunConfig
+from .config import RunConfig, check_seeds
 from .errors import ConfigError
 
 BUDGET = 3140
@@ -160,12 +160,6 @@ def check_budget(budget, base: RunConfig) -> int:
                           f"{base.hidden[0]} hidden units has {size:,} weights; pass a whole number from 1 to "
                           f"{size:,}")
     return budget
-
-
-def check_seeds(seeds) -> int:
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"--seeds {seeds!r}: expected a whole number >= 1")
-    return seeds
 
 
 def plan(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, methods=None,

@@ -354,6 +354,13 @@ def _normalise(name: str, spec: Setting, v):
     return v
 
 
+def check_seeds(seeds) -> int:
+    """A number of seeds (runs seeds 0..n-1): a whole number >= 1, else a one-line ConfigError."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"--seeds {seeds!r}: expected a whole number >= 1")
+    return seeds
+
+
 def _int_tuple(name, value, x_sep: bool = False):
     """Whole numbers from '128,64' ('+' too; 'x' as well where x_sep: '256x128' hidden layers)."""
     if isinstance(value, str):

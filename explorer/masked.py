@@ -272,11 +272,7 @@ class MaskedEngine:
         return out
 
     def evaluate(self, X, y) -> tuple[float, float]:
-        if len(X) == 0:
-            return float("nan"), float("nan")
-        out = self.predict(X)
-        loss, _ = N.output_delta(out, y, self.relu)
-        return float(np.mean(out.argmax(axis=1) == y)), loss
+        return N.score(self.predict(X), y, self.relu)
 
     def predict(self, X) -> np.ndarray:
         """Output scores for raw inputs X (net.predict's chunks, on the inputs that have weights)."""

@@ -253,9 +253,13 @@ def predict(layers, X: np.ndarray, relu: bool, chunk: int = 4096) -> np.ndarray:
 
 def evaluate(layers, X, y, relu: bool) -> tuple[float, float]:
     """(accuracy, mean loss) on a labelled set (`layers` as for `predict`)."""
-    if len(X) == 0:
+    return score(predict(layers, X, relu), y, relu)
+
+
+def score(out: np.ndarray, y: np.ndarray, relu: bool) -> tuple[float, float]:
+    """(accuracy, mean loss) of output scores `out` for labels y; NaNs for an empty set."""
+    if len(out) == 0:
         return float("nan"), float("nan")
-    out = predict(layers, X, relu)
     loss, _ = output_delta(out, y, relu)
     return float(np.mean(out.argmax(axis=1) == y)), loss
 

@@ -29,7 +29,7 @@ import math
 import time
 from pathlib import Path
 
-from .config import RunConfig
+from .config import RunConfig, check_seeds
 from .errors import ExplorerError
 from .files import write_json_atomic, write_text_atomic
 
@@ -129,6 +129,7 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
     """
     from .sweeps import sweep
 
+    check_seeds(seeds)
     dataset = _resolve(dataset, data_dir, progress)
     post_split = fits_post_split(dataset, data_dir)
     base = base_config(dataset, data_dir, quick, post_split)
@@ -191,6 +192,7 @@ def _budget_label(kept) -> str:
 def plan_runs(dataset="auto", data_dir=None, quick=False, seeds=1) -> list[RunConfig]:
     """Every run `reproduce` would make (shared runs listed once), without running any; checks
     that the data set is there and which split fits it."""
+    check_seeds(seeds)
     dataset = _resolve(dataset, data_dir, False)
     rows = plan(base_config(dataset, data_dir, quick, fits_post_split(dataset, data_dir)))
     cfgs = [r["config"].replace(seed=s) for r in rows for s in range(seeds)]

@@ -27,13 +27,14 @@ DEFAULT_WIDTHS = (128, 1024, 8192, 65_536, 1_000_000)
 
 def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size: int = 64, burn_in: int = 0,
             prune_layers="all", activation: str = "relu", dataset: str = "fashion-mnist", seconds: float = 2.0,
-            reps: int = 1, memory_fraction: float = 0.8, timeout: float = 1800, **settings) -> dict:
+            reps: int = 1, memory_fraction: float = 0.8, timeout: float = 1800, views: bool = False,
+            **settings) -> dict:
     """One run of width `hidden` measured in a fresh process (see the module doc). `seconds`: how
     long the timed steps run at least (split into `reps` chunks, the median reported; 0: the run
-    is fitted to the end, `steps` from `settings`, and its test accuracy reported); `settings`:
-    more RunConfig fields."""
+    is fitted to the end, `steps` from `settings`, its test accuracy and wall time reported);
+    `views`: every dashboard view follows the run on one Board; `settings`: more RunConfig fields."""
     from .config import RunConfig
-    from .data import SHAPES
+    from .data import io_sizes
     from .errors import ExplorerError
     from .memory import available_bytes, check, human
 
@@ -43,19 +44,18 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
     cfg = RunConfig(dataset=dataset, hidden=(int(hidden),), burn_in=burn_in if mode == "sparse" else 0,
                     prune=prune if mode == "sparse" else "none", prune_layers=prune_layers, activation=activation,
                     batch_size=batch_size, eval_every=0, **settings).validate()
-    n_in = SHAPES.get(cfg.dataset, (784,))
-    n_features = int(_prod(n_in))
+    n_features, n_classes = io_sizes(cfg.dataset)
     rec = {"hidden": int(hidden), "mode": mode, "prune": cfg.prune, "batch_size": batch_size,
            "dense_layer_mb": 8 * (n_features + 1) * int(hidden) / 2**20}
     avail = available_bytes()
     try:
-        est = check(cfg, n_features, 10, available=None if avail is None else int(avail * memory_fraction))
+        est = check(cfg, n_features, n_classes, available=None if avail is None else int(avail * memory_fraction))
         rec["estimate_mb"] = est.total / 2**20
     except ExplorerError as e:
         rec["skipped"] = f"does not fit in {human(avail * memory_fraction)}: {e}"
         return rec
-    out = subprocess.run([sys.executable, "-m", "explorer.scaling", cfg.to_json(), str(seconds), str(reps)],
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run([sys.executable, "-m", "explorer.scaling", cfg.to_json(), str(seconds), str(reps),
+                          "views" if views else ""], capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         rec["skipped"] = f"failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}"
         return rec
@@ -82,17 +82,11 @@ def _line(r: dict) -> str:
             f"(dense input layer {r['dense_layer_mb']:,.0f} MB)  {sum(r['weights_alive']):,} weights  [{r['engine']}]")
 
 
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
-
-
-def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
+def _worker(config_json: str, seconds: float, reps: int = 1, views: bool = False) -> dict:
     """The measured run, in this (fresh) process: set up, make the cut, warm up, then `reps` times
     time chunks of steps until `seconds` have passed (at least 2 steps); the median is
-    reported. seconds <= 0: fit() to the end instead (the run's own steps and evaluation)."""
+    reported. seconds <= 0: fit() to the end instead (the run's own steps and evaluation; run_s,
+    its wall time from set-up to results). views: every view on one Board, `frames` drawn."""
     import numpy as np  # noqa: F401 -- loaded before the baseline is read
 
     from . import kernels  # noqa: F401
@@ -104,14 +98,22 @@ def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
     cfg = RunConfig.from_json(config_json)
     data = load(cfg.dataset, cfg.data_dir, verbose=False)
     base = peak_rss_mb()
+    board = None
+    if views:
+        from .views import Board, all_views
+
+        board = Board(list(all_views().values()))
     t0 = time.perf_counter()
-    t = Trainer(cfg).setup(data)
+    t = Trainer(cfg, callbacks=[board] if board else []).setup(data)
+    if board is not None:
+        board.attach(t)
     setup = time.perf_counter() - t0
     out = {"setup_s": setup}
     if seconds <= 0:  # the whole run
         t.run()
         r = t.results_
-        out.update(test_accuracy=r["test_accuracy"], seconds=r["seconds"], steps_timed=cfg.steps)
+        out.update(test_accuracy=r["test_accuracy"], seconds=r["seconds"], steps_timed=cfg.steps,
+                   run_s=time.perf_counter() - t0, frames=board.frames if board else 0)
         us = r["seconds"]["train"] / max(cfg.steps, 1) / cfg.batch_size * 1e6
     else:
         t.run(steps=cfg.burn_in)
@@ -136,4 +138,5 @@ def _worker(config_json: str, seconds: float, reps: int = 1) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_worker(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)))
+    a = sys.argv[1:]
+    print(json.dumps(_worker(a[0], float(a[1]), int(a[2]) if len(a) > 2 else 1, len(a) > 3 and a[3] == "views")))

@@ -24,6 +24,7 @@ from explorer.data.registry import (
     SHAPES,
     DatasetSpec,
     canonical_name,
+    io_sizes,
     register,
     unregister,
 )
@@ -31,5 +32,5 @@ from explorer.data.sources import cache_dir, fetch
 from explorer.errors import DataError
 
 __all__ = ["CLASSES", "DATASETS", "FORMATS", "REGISTRY", "SHAPES", "DataError", "Dataset", "DatasetSpec",
-           "TrainingData", "cache_dir", "canonical_name", "fetch", "list_report", "load", "prepare", "register",
-           "unregister"]
+           "TrainingData", "cache_dir", "canonical_name", "fetch", "io_sizes", "list_report", "load", "prepare",
+           "register", "unregister"]

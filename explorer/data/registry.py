@@ -206,6 +206,13 @@ def spec_of(name) -> DatasetSpec:
     return REGISTRY[key]
 
 
+def io_sizes(name) -> tuple[int, int]:
+    """(inputs, classes) of a data set by any of its names; 'auto' as MNIST's (784, 10), the
+    largest it picks: what a run's memory is sized by before the data are loaded."""
+    key = canonical_name(name)
+    return (784, 10) if key == "auto" else (REGISTRY[key].n_features, REGISTRY[key].n_classes)
+
+
 class _Names(Sequence):
     """The registered names, in registration order, as a live tuple-like view."""
 

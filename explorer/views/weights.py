@@ -16,7 +16,6 @@ import plotly.graph_objects as go
 
 from ..errors import ExplorerError
 from ..prune import parse_rule
-from ..stats import log_histogram
 from .base import (
     COLORS,
     WIDTH,
@@ -24,6 +23,7 @@ from .base import (
     Frame,
     Patch,
     View,
+    abs_histogram,
     base_layout,
     bin_centers,
     layer_histogram,
@@ -132,10 +132,9 @@ class WeightHistogram(View):
         ev = trainer.state.last_rewire
         regrown = None
         if ev is not None and self.layer in ev.regrown and len(ev.regrown[self.layer]) == len(v):
-            r = log_histogram(v[ev.regrown[self.layer]])
-            nz = np.flatnonzero(r.counts)
-            if nz.size:
-                regrown = (ev.step, r.centers[nz[0]:nz[-1] + 1], r.counts[nz[0]:nz[-1] + 1])
+            r = abs_histogram(v[ev.regrown[self.layer]])
+            if len(r["counts"]):
+                regrown = (ev.step, bin_centers(r), r["counts"])
         return {"abs": h, "signed": (m, counts), "regrown": regrown,
                 "grad": (layer_histogram(trainer, cache, self.layer, "g")
                          if self.mode == "grad" and trainer.state.has_gradients else None),
@@ -186,10 +185,8 @@ class WeightHistogram(View):
         numbers = self._preview_numbers(t) if live and self.mode == "abs" and pending else None
         if numbers and numbers["kept"]:
             thr, n, m, kept = self.kept
-            hk = log_histogram(kept)
-            nz = np.flatnonzero(hk.counts)
-            sl = slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)
-            f.data[1].update(x=hk.centers[sl], y=hk.counts[sl])
+            hk = abs_histogram(kept)
+            f.data[1].update(x=bin_centers(hk), y=hk["counts"])
             f.data[2].update(x=[thr, thr], y=[0.7, top], meta=numbers)
         else:
             f.data[1].update(x=[], y=[])
