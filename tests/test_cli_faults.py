@@ -10,27 +10,23 @@ read-only paths are tried in a child process that becomes user `nobody` after it
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import resource
-import shutil
-import struct
 import subprocess
 import sys
-import tempfile
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from data_util import idx_bytes
+from unprivileged import NOBODY, run_as_nobody
 
 from explorer.cli import build_parser, main
 from explorer.data import REGISTRY, DataError, load
 from explorer.runlog import RUNS_FILE
 from explorer.summary import format_table, summarize
 
-NOBODY = 65534
 FAST = ["--dataset", "digits", "--lr", "0.05", "--init-scale", "0.1", "--batch-size", "4", "--burn-in", "20",
         "--steps", "300", "--no-progress", "--formats", "html"]
 
@@ -46,25 +42,11 @@ def one_error(capsys_or_text, *words) -> str:
     return errors[0]
 
 
-@pytest.fixture
-def shared_dir():
-    """A folder user `nobody` can reach (tmp_path's parents are 0700), removed after."""
-    d = Path(tempfile.mkdtemp(prefix="explorer-cli-test-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
 def as_nobody(argv) -> subprocess.CompletedProcess:
     """`explorer ARGV` in a child that imports everything first, then becomes `nobody`."""
-    code = textwrap.dedent(f"""
-        import os, sys
-        import explorer.cli, explorer.sweeps, explorer.reproduce, explorer.runlog, explorer.files
-        import explorer.data, explorer.trainer, explorer.summary, explorer.lab
-        os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})
-        sys.exit(explorer.cli.main({list(map(str, argv))!r}))
-    """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
+    return run_as_nobody(f"sys.exit(explorer.cli.main({list(map(str, argv))!r}))",
+                         "import explorer.cli, explorer.sweeps, explorer.reproduce, explorer.runlog, explorer.files, "
+                         "explorer.data, explorer.trainer, explorer.summary, explorer.lab")
 
 
 # -- 4. output paths, before any work ---------------------------------------------------------------
@@ -269,8 +251,7 @@ def test_duplicate_grid_points_are_one_run_in_the_summary(tmp_path, capsys):
 
 # -- 8. reproduce on data the post's split does not fit, and on digits -----------------------------------
 def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes((0, 0, 8, array.ndim)) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=1))
+    path.write_bytes(idx_bytes(array, level=1))
 
 
 def small_mnist(folder: Path, n_train: int, n_test: int) -> Path:

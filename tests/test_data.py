@@ -5,17 +5,15 @@ import gzip
 import os
 import pickle
 import socket
-import struct
 import subprocess
 import sys
 import tarfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+from data_util import idx_bytes, serve
 
 from explorer.data import DATASETS, Dataset, fetch, list_report, load
 from explorer.errors import DataError
@@ -59,9 +57,7 @@ def files_in(path: Path):
 
 
 def write_idx(path: Path, array: np.ndarray, *, magic=None, compress=True):
-    header = bytes(magic or (0, 0, 8, array.ndim)) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
+    path.write_bytes(idx_bytes(array, magic=magic, compress=compress))
 
 
 def write_mnist(folder: Path, n_train=30, n_test=20, seed=1, compress=True):
@@ -387,31 +383,8 @@ def server():
             routes[f"/good/{name}"] = routes[f"/cut/{name}"] = (FASHION / name).read_bytes()
             routes[f"/bad/{name}"] = b"this is not the file you are looking for\n" * 50
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self, head=False):
-            body = routes.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body[: len(body) // 2] if self.path.startswith("/cut/") else body)
-            self.close_connection = True
-
-        def do_HEAD(self):
-            self.do_GET(head=True)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(routes, cut_prefix="/cut/") as url:
+        yield url
 
 
 @needs_fashion

@@ -1,14 +1,11 @@
 """The data-set registry: adding a data set published as four IDX files is one DatasetSpec and
 nothing else. The files are real (written here), and so is the mirror (HTTP on 127.0.0.1)."""
 
-import gzip
 import hashlib
-import struct
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from data_util import idx_bytes, serve
 
 from explorer.data import (
     CLASSES,
@@ -40,11 +37,6 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes((0, 0, 8, array.ndim)) + struct.pack(f">{array.ndim}I", *array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes())
-
-
 def idx_set(shape, n_classes, n_train=40, n_test=12, seed=7):
     """{file name: gzipped IDX bytes} of a small data set, and its four arrays."""
     rng = np.random.default_rng(seed)
@@ -57,30 +49,8 @@ def idx_set(shape, n_classes, n_train=40, n_test=12, seed=7):
 def mirror():
     """An HTTP server on 127.0.0.1 serving `routes` (path -> bytes); yields (base URL, routes)."""
     routes = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self, head=False):
-            body = routes.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-
-        def do_HEAD(self):
-            self.do_GET(head=True)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(routes) as url:
+        yield url, routes
 
 
 @pytest.fixture

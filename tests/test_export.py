@@ -10,13 +10,11 @@ user `nobody` after its imports.
 
 import errno
 import os
-import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
+from unprivileged import run_as_nobody
 
 from explorer.errors import ExplorerError
 from explorer.export import find_chrome, write_figures, write_run_bundle
@@ -36,8 +35,6 @@ from explorer.files import (
     write_json_atomic,
     write_text_atomic,
 )
-
-NOBODY = 65534
 
 
 def temps(folder) -> list[str]:
@@ -60,29 +57,12 @@ def figures(n=2) -> dict:
     return {f"fig{i}": go.Figure(go.Scatter(y=[1, 3, 2, i])) for i in range(n)}
 
 
-@pytest.fixture
-def shared_dir():
-    """A folder user `nobody` can reach (tmp_path's parents are 0700), removed after."""
-    d = Path(tempfile.mkdtemp(prefix="explorer-export-test-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
 def run_unprivileged(code: str) -> subprocess.CompletedProcess:
-    """`code` in a child process that imports explorer.export (and plotly) first, then, when
-    started as root, becomes `nobody`, so permission bits apply. Prints what it prints."""
-    prelude = textwrap.dedent(f"""
-        import os, sys
-        import plotly.graph_objects, plotly.io, plotly.offline
-        FIG = plotly.graph_objects.Figure(plotly.graph_objects.Scatter(y=[1, 2]))  # plotly imports lazily
-        from explorer.errors import ExplorerError
-        from explorer.export import *
-        if os.geteuid() == 0:
-            os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})
-    """)
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=120, cwd="/")
+    """`code` as `nobody` (unprivileged.run_as_nobody) with explorer.export and plotly imported
+    first (plotly imports lazily: FIG is drawn once before)."""
+    return run_as_nobody(code, "import plotly.graph_objects, plotly.io, plotly.offline; "
+                               "FIG = plotly.graph_objects.Figure(plotly.graph_objects.Scatter(y=[1, 2])); "
+                               "from explorer.errors import ExplorerError; from explorer.export import *")
 
 
 # -- 1. what is at the path decides how it is written --------------------------------------------------
