@@ -77,17 +77,16 @@ def preview_latency(dataset):
 
 def browser_latency(dataset, presses):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from browser_util import browser_page, voila, write_notebook
+    from browser_util import STATUS, browser_page, voila, wait_for_dashboard, write_notebook
 
     cell = f'from explorer import Explorer\nExplorer(dataset="{dataset}", live=True)\n'
-    status = "() => document.querySelector('.explorer-status').innerText"
+    status = STATUS
     tmp = Path("/tmp/explorer-bench-views")
     tmp.mkdir(exist_ok=True)
     nb = write_notebook(tmp / "dashboard.ipynb", cell)
     times = []
     with voila(nb) as url, browser_page(url, {"width": 1600, "height": 1000}) as (page, errors):
-        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                               timeout=90_000)
+        wait_for_dashboard(page)
         page.wait_for_function(f"({status})().includes('press Run')", timeout=30_000)
         handle = page.locator(".widget-slider", has_text="halvings").locator(".noUi-handle")
         handle.focus()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -133,3 +134,27 @@ def browser_page(url: str, viewport: dict, timeout_ms: int = 60_000):
         finally:
             browser.close()
 
+
+# -- the dashboard in a page -------------------------------------------------------------------
+STATUS = "() => document.querySelector('.explorer-status').innerText"  # the status line's text
+HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  const t = ((gd.layout || {}).title || {}).text || ''; if (t.startsWith('|w| of layer')) return t; } return null; }"""
+
+
+def wait_for_dashboard(page, timeout_ms: int = 90_000) -> None:
+    """Until the dashboard's figures (at least 8 plotly plots) are in the page."""
+    page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
+                           timeout=timeout_ms)
+
+
+def record_titles(page) -> None:
+    """Start a poller in the page that records every title the |w| histogram shows (every 30 ms),
+    so that no frame slips between two looks from the test."""
+    page.evaluate(f"""() => {{ window.__titles = [];
+        setInterval(() => window.__titles.push(({HIST_TITLE})()), 30); }}""")
+
+
+def steps_shown(page) -> list[int]:
+    """The steps of the titles `record_titles` recorded, in order."""
+    return [int(m.group(1).replace(",", "")) for t in page.evaluate("() => window.__titles")
+            if (m := re.search(r"at step ([\d,]+)", t or ""))]

@@ -11,33 +11,30 @@ import re
 import time
 
 import pytest
-from browser_util import ARTIFACTS, CHROMIUM, browser_page, voila, write_notebook
+from browser_util import (
+    ARTIFACTS,
+    CHROMIUM,
+    HIST_TITLE,
+    STATUS,
+    browser_page,
+    record_titles,
+    steps_shown,
+    voila,
+    wait_for_dashboard,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
 
 CELL = 'from explorer import Explorer\nExplorer(dataset="fashion-mnist")\n'
 VIEWPORT = {"width": 1600, "height": 1000}
-STATUS = "() => document.querySelector('.explorer-status').innerText"
-# the |w| histogram's title
-HIST_TITLE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
-  const t = ((gd.layout || {}).title || {}).text || ''; if (t.startsWith('|w| of layer')) return t; } return null; }"""
 KEPT = ("() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText)"
         ".find(t => t.includes('would keep'))")
 
 
-def _steps(titles) -> list[int]:
-    out = []
-    for t in titles:
-        m = re.search(r"at step ([\d,]+)", t or "")
-        if m:
-            out.append(int(m.group(1).replace(",", "")))
-    return out
-
-
 def _open(page):
-    page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                           timeout=90_000)
+    wait_for_dashboard(page)
     page.wait_for_function(f"({STATUS})().includes('press Run')", timeout=30_000)
     assert page.locator("text=Click to show javascript error").count() == 0
 
@@ -55,14 +52,13 @@ def test_dashboard_in_voila(tmp_path):
 
         # one default run at the default (watch) pace: a poller in the page records every title the
         # histogram shows, so no frame slips between two looks from here
-        page.evaluate(f"""() => {{ window.__titles = [];
-            setInterval(() => window.__titles.push(({HIST_TITLE})()), 30); }}""")
+        record_titles(page)
         page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first.click()
         page.wait_for_timeout(2500)
         page.screenshot(path=str(ARTIFACTS / "dashboard-mid-run.png"))
         page.wait_for_function(f"({STATUS})().includes(' done ')", timeout=60_000)
         page.wait_for_timeout(300)
-        steps = _steps(page.evaluate("() => window.__titles"))
+        steps = steps_shown(page)
         shown = sorted(set(steps))
         assert len(shown) >= 5, shown
         assert steps[-1] == 30_200, steps[-10:]
@@ -103,8 +99,7 @@ def test_a_link_sets_the_controls(tmp_path):
     nb = write_notebook(tmp_path / "dashboard.ipynb", CELL)
     query = "?burn_in=0&prune=keep:3140&hidden=64&bogus=1"
     with voila(nb) as url, browser_page(url + query, VIEWPORT) as (page, errors):
-        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                               timeout=90_000)
+        wait_for_dashboard(page)
         page.wait_for_function(f"({STATUS})().includes('bogus')", timeout=30_000)
         assert "'bogus' is not a setting" in page.evaluate(STATUS)
         assert page.locator(".widget-text", has_text="hidden").locator("input").input_value() == "64"

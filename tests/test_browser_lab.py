@@ -7,12 +7,22 @@ test-artifacts/."""
 
 import json
 import os
-import re
 import time
 
 import pytest
-from browser_util import ARTIFACTS, CHROMIUM, TRACE_JS, browser_page, jupyter_lab, write_notebook
-from test_browser import HIST_TITLE, STATUS
+from browser_util import (
+    ARTIFACTS,
+    CHROMIUM,
+    HIST_TITLE,
+    STATUS,
+    TRACE_JS,
+    browser_page,
+    jupyter_lab,
+    record_titles,
+    steps_shown,
+    wait_for_dashboard,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
@@ -37,8 +47,7 @@ def test_dashboard_in_jupyterlab(tmp_path):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
 
-        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                               timeout=60_000)
+        wait_for_dashboard(page, 60_000)
         run = page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first
         run.wait_for(timeout=10_000)
         assert page.locator(JS_ERROR).count() == 0
@@ -52,13 +61,11 @@ def test_dashboard_in_jupyterlab(tmp_path):
         page.wait_for_function(HTML_HAS.format("would keep 17 of 1,040"), timeout=10_000)
 
         # Run (watch pace): the |w| histogram's title goes through the steps and ends on the last one
-        page.evaluate(f"""() => {{ window.__titles = [];
-            setInterval(() => window.__titles.push(({HIST_TITLE})()), 30); }}""")
+        record_titles(page)
         run.click()
         page.wait_for_function(f"({STATUS})().includes(' done ')", timeout=60_000)
         page.wait_for_timeout(300)
-        steps = [int(m.group(1).replace(",", "")) for t in page.evaluate("() => window.__titles")
-                 if (m := re.search(r"at step ([\d,]+)", t or ""))]
+        steps = steps_shown(page)
         assert len(set(steps)) >= 5 and steps[-1] == 2040, sorted(set(steps))
         page.wait_for_function(f"({TRACE_JS})(['test accuracy', 'x']).length >= 10", timeout=10_000)
         acc = page.evaluate(TRACE_JS, ["test accuracy", "y"])
@@ -89,8 +96,7 @@ def test_a_saved_notebook_reopens_with_its_figures(tmp_path):
                      has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
-        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                               timeout=60_000)
+        wait_for_dashboard(page, 60_000)
         page.locator(".explorer-dashboard button.jupyter-button", has_text="Run").first.click()
         page.wait_for_function(f"({STATUS})().includes(' done ')", timeout=60_000)
         page.wait_for_timeout(500)
@@ -110,8 +116,7 @@ def test_a_saved_notebook_reopens_with_its_figures(tmp_path):
     assert all("x" in t for t in traces if t.get("type") == "scatter" and len(t.get("y", []))), \
         [t.get("name") for t in traces if t.get("type") == "scatter" and "x" not in t]  # no series lost its x
     with jupyter_lab(tmp_path) as url, browser_page(url + "lab/tree/dashboard.ipynb", viewport) as (page, errors):
-        page.wait_for_function("document.querySelectorAll('.explorer-dashboard .js-plotly-plot').length >= 8",
-                               timeout=60_000)
+        wait_for_dashboard(page, 60_000)
         try:
             page.wait_for_function(f"(({HIST_TITLE})() || '').includes('at step 2,040')", timeout=30_000)
         finally:
