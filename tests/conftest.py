@@ -11,4 +11,6 @@ def shared_dir():
     d = Path(tempfile.mkdtemp(prefix="explorer-test-"))
     d.chmod(0o755)
     yield d
+    for folder in [d, *(p for p in d.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        folder.chmod(0o755)  # tests make folders read-only; a normal user could not empty them
     shutil.rmtree(d, ignore_errors=True)

@@ -75,12 +75,17 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
 
 
 def test_read_only_folders_and_runs_file_are_refused_before_any_run(shared_dir):
-    ro = shared_dir / "ro"  # root's, 0755: nobody cannot write in it
+    # Run as root, the child becomes `nobody`; run as a normal user, it stays that user: the modes
+    # below refuse both (root's own writes are the only ones they would not stop).
+    ro = shared_dir / "ro"  # 0555: nobody (and no normal user) can create files in it
     ro.mkdir()
-    mine = shared_dir / "mine"  # nobody's folder with root's runs.jsonl in it (0644: read-only for nobody)
+    ro.chmod(0o555)
+    mine = shared_dir / "mine"  # the child's own folder with a read-only runs.jsonl in it
     mine.mkdir()
-    os.chown(mine, NOBODY, NOBODY)
+    if os.geteuid() == 0:
+        os.chown(mine, NOBODY, NOBODY)
     (mine / RUNS_FILE).write_text("")
+    (mine / RUNS_FILE).chmod(0o444)
     cases = [
         (["train", *FAST[:-3], "--json", str(ro / "out.json")], "cannot create files in"),
         (["sweep", *FAST, "--out", str(ro)], f"--out {ro}: cannot create files in it (permission denied)"),
@@ -111,7 +116,7 @@ def test_config_files_are_one_line_errors(tmp_path, capsys):
 def test_an_unreadable_config_file_is_one_line(shared_dir):
     cfg = shared_dir / "secret.json"
     cfg.write_text("{}")
-    cfg.chmod(0o600)
+    cfg.chmod(0o000)  # unreadable to nobody, and to its owner when the tests run as a normal user
     p = as_nobody(["train", "--config", str(cfg), "--dry-run"])
     assert p.returncode == 2, p.stderr
     one_error(p.stderr, str(cfg))

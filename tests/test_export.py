@@ -330,6 +330,7 @@ def test_checks_refuse_a_read_only_folder(shared_dir):
     ro.mkdir()
     (ro / "old.json").write_text("x")
     ro.chmod(0o555)
+    shared_dir.chmod(0o555)  # so that a normal user running the tests is refused there too
     p = run_unprivileged(f"""
         ro = {str(ro)!r}
         for check, path in ((check_output_file, ro + "/old.json"), (check_output_file, ro + "/new.json"),
