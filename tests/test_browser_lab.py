@@ -123,4 +123,16 @@ def test_a_saved_notebook_reopens_with_its_figures(tmp_path):
             page.screenshot(path=str(ARTIFACTS / "lab-dashboard-reopened.png"))
             print("title after reopening:", page.evaluate(HIST_TITLE))
         assert page.locator("text=model not found").count() == 0
+        # no kernel behind the widgets: one banner says so and what to do; no broken-link icon per
+        # widget over the labels, and the controls are greyed out
+        looks = page.evaluate("""() => {
+            const root = document.querySelector('.explorer-dashboard');
+            const inner = [...root.querySelectorAll('.jupyter-widgets-disconnected')];
+            return {banner: getComputedStyle(root, '::before').content,
+                    icons: inner.filter(e => getComputedStyle(e, '::before').content !== 'none').length,
+                    inner: inner.length,
+                    run: getComputedStyle(root.querySelector('button.jupyter-button')).opacity};
+        }""")
+        assert "Run the cell" in looks["banner"] and looks["inner"] > 10 and looks["icons"] == 0, looks
+        assert float(looks["run"]) < 1, looks
     assert not errors, errors

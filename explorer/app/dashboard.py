@@ -61,6 +61,24 @@ def estimate_seconds(cfg: RunConfig) -> float:
     return dense + cfg.steps * cfg.batch_size * 1e-5
 
 
+# A notebook reopened from its saved widget state (or a page whose kernel is gone) has no kernel
+# behind its widgets: ipywidgets then marks every widget with a broken-link icon that overlaps our
+# labels and buttons. Inside the dashboard we hide those icons, grey out the controls (they do
+# nothing) and say it once, above the dashboard, with what to do.
+SAVED_VIEW_CSS = """<style>
+.explorer-dashboard .jupyter-widgets-disconnected::before { content: none; display: none; }
+.explorer-dashboard.jupyter-widgets-disconnected::before {
+  content: "Saved view: no kernel is connected, so these are the figures of the last run and \\
+the controls do nothing. Run the cell (Shift+Enter) to train again.";
+  font: inherit; color: #8a6d3b; background: #fcf8e3; border: 1px solid #faebcc; padding: 6px 10px;
+  margin-bottom: 6px; align-self: stretch;
+}
+.explorer-dashboard.jupyter-widgets-disconnected :is(button, input, select, .widget-slider, .widget-toggle-buttons) {
+  pointer-events: none; opacity: 0.45;
+}
+</style>"""
+
+
 class Explorer(Actions, Reruns, W.VBox):
     """The dashboard. `Explorer(dataset="auto", **config)`: any RunConfig field as a keyword;
     `live` (default: on for short runs), `pace` ("watch", "quick", "fast"), `query` (a link's
@@ -163,8 +181,8 @@ class Explorer(Actions, Reruns, W.VBox):
 
     def _layout(self) -> list:
         c, v = self.controls, self.views
-        title = W.HTML("<b>explorer</b>: burn in densely, kill the small weights for good, train sparse "
-                       "&mdash; and watch why it works")
+        title = W.HTML(SAVED_VIEW_CSS + "<b>explorer</b>: burn in densely, kill the small weights for good, "
+                       "train sparse &mdash; and watch why it works")
         settings = [w for n in C.controlled() for w in ([c[n], c["kept"]] if n == "prune" else [c[n]])]
         pace = W.HBox([c["reset"], W.HTML("&nbsp;pace&nbsp;"), c["pace"]], layout=W.Layout(align_items="center"))
         panel = W.VBox([W.HBox([c["run"], c["pause"], c["step"], c["stop"]]), pace, c["live"], c["compare"], *settings,
