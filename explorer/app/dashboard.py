@@ -38,7 +38,7 @@ from ..views.base import WIDTH
 from . import link
 from .actions import Actions
 from .history import RunHistory
-from .panels import HistoryPanel, ReplayBar, WhatIf
+from .panels import SAVED_VIEW_CSS, HistoryPanel, ReplayBar, WhatIf
 from .reruns import Reruns
 from .runner import PACES, Runner
 
@@ -59,24 +59,6 @@ def estimate_seconds(cfg: RunConfig) -> float:
     width = sum(cfg.hidden) * 800 + sum(a * b for a, b in zip(cfg.hidden, cfg.hidden[1:]))
     dense = cfg.burn_in * cfg.batch_size * width * 1e-8
     return dense + cfg.steps * cfg.batch_size * 1e-5
-
-
-# A notebook reopened from its saved widget state (or a page whose kernel is gone) has no kernel
-# behind its widgets: ipywidgets then marks every widget with a broken-link icon that overlaps our
-# labels and buttons. Inside the dashboard we hide those icons, grey out the controls (they do
-# nothing) and say it once, above the dashboard, with what to do.
-SAVED_VIEW_CSS = """<style>
-.explorer-dashboard .jupyter-widgets-disconnected::before { content: none; display: none; }
-.explorer-dashboard.jupyter-widgets-disconnected::before {
-  content: "Saved view: no kernel is connected, so these are the figures of the last run and \\
-the controls do nothing. Run the cell (Shift+Enter) to train again.";
-  font: inherit; color: #8a6d3b; background: #fcf8e3; border: 1px solid #faebcc; padding: 6px 10px;
-  margin-bottom: 6px; align-self: stretch;
-}
-.explorer-dashboard.jupyter-widgets-disconnected :is(button, input, select, .widget-slider, .widget-toggle-buttons) {
-  pointer-events: none; opacity: 0.45;
-}
-</style>"""
 
 
 class Explorer(Actions, Reruns, W.VBox):

@@ -1,7 +1,8 @@
 """The dashboard's panels besides the views: the replay bar (one step slider for every view),
 the run history (a table, the overlaid accuracy curves, CSV), and the what-if chart (accuracy
 and time against the cut's size and against the burn-in, with the dense and random-cut
-references: the post's tables as a live chart, filling in as runs finish).
+references: the post's tables as a live chart, filling in as runs finish), and the page's style
+for a saved view (no kernel behind the widgets).
 """
 
 from __future__ import annotations
@@ -15,6 +16,23 @@ from plotly.subplots import make_subplots
 
 from ..views.base import COLORS, WIDTH, FigureWidget, base_layout, log_ticks, placeholder, sync_figure
 from .history import RunHistory, describe
+
+# A notebook reopened from its saved widget state (or a page whose kernel is gone) has no kernel
+# behind its widgets: ipywidgets then marks every widget with a broken-link icon that overlaps our
+# labels and buttons. Inside the dashboard we hide those icons, grey out the controls (they do
+# nothing) and say it once, above the dashboard, with what to do.
+SAVED_VIEW_CSS = """<style>
+.explorer-dashboard .jupyter-widgets-disconnected::before { content: none; display: none; }
+.explorer-dashboard.jupyter-widgets-disconnected::before {
+  content: "Saved view: no kernel is connected, so these are the figures of the last run and \\
+the controls do nothing. Run the cell (Shift+Enter) to train again.";
+  font: inherit; color: #8a6d3b; background: #fcf8e3; border: 1px solid #faebcc; padding: 6px 10px;
+  margin-bottom: 6px; align-self: stretch;
+}
+.explorer-dashboard.jupyter-widgets-disconnected :is(button, input, select, .widget-slider, .widget-toggle-buttons) {
+  pointer-events: none; opacity: 0.45;
+}
+</style>"""
 
 
 class ReplayBar(W.HBox):
