@@ -170,8 +170,10 @@ class WhatIf(W.VBox):
         layout["yaxis3"].update(title=dict(text="test accuracy"), range=[0, 1])
         layout["yaxis4"].update(title=dict(text="seconds"), showgrid=False, rangemode="tozero", tickformat=".2~g",
                                 nticks=5)
-        layout["annotations"] = [dict(placeholder("change the cut (or press Fill in)"), x=0.2),
-                                 dict(placeholder("change the burn-in (or press Fill in)"), x=0.8)]
+        layout["annotations"] = [dict(placeholder("change the cut<br>(or press Fill in)"), xref="x domain",
+                                      yref="y domain"),
+                                 dict(placeholder("change the burn-in<br>(or press Fill in)"), xref="x2 domain",
+                                      yref="y3 domain")]
         layout["xaxis"]["range"] = [-3, 0.05]
         layout["xaxis2"]["range"] = [0, 1000]
         styles = [("magnitude cut", COLORS["sparse"], "x", "y"), ("random cut", COLORS["cut"], "x", "y"),

@@ -36,7 +36,9 @@ class GradientFeedback(View):
         layout["yaxis"].update(title=dict(text="mean |g| (per |w| decile)"), exponentformat="power", rangemode="tozero")
         layout["xaxis2"].update(title=dict(text="step"))
         layout["yaxis2"].update(title=dict(text="Spearman(|w|, |g|)"), range=[-1.05, 1.05], dtick=0.5)
-        layout["annotations"] = [dict(placeholder("gradients appear here during a run"), x=0.2)]
+        # in the middle of the left chart, on two lines (one line ran over its axis' tick labels)
+        layout["annotations"] = [dict(placeholder("gradients appear<br>here during a run"), xref="x domain",
+                                      yref="y domain")]
         self.fig = FigureWidget(
             data=[
                 go.Bar(name="mean |g| per |w| decile", x=DECILES, y=[], xaxis="x", yaxis="y",
