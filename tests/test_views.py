@@ -2,6 +2,8 @@
 fig.data), and the Board's contract: log-spaced history, one frame clock, titles that say
 the step drawn, series that reach the last step, replay of any recorded step."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -148,6 +150,22 @@ def test_feedback_view_matches_stats(digits):
     step, values, grads = grab.got  # the statistic recomputed from what the trainer had at step 400
     ref = feedback(values, grads, max_n=v.max_n, seed=step)
     assert step == 400 and s["spearman"] == pytest.approx(ref.spearman) and np.allclose(s["deciles"], ref.decile_means)
+
+
+def test_feedback_title_says_when_the_smallest_weights_get_no_gradient():
+    """Early in the post's burn-in on Fashion-MNIST, a one-sample gradient is zero on every
+    blank pixel, so the smallest tenth of the weights can get none: the title says so in words
+    (it showed "xinf")."""
+    ds = load("fashion-mnist", verbose=False, n_train=2000, n_test=500)
+    v = GradientFeedback(every=10)
+    Trainer(RunConfig(dataset="fashion-mnist", hidden=(32,), burn_in=200, steps=0), callbacks=[v]).fit(ds)
+    records = [i for i, r in enumerate(v.board.records) if "feedback" in r["samples"]]
+    none = [i for i in records if not np.isfinite(v.board.records[i]["samples"]["feedback"]["ratio"])]
+    assert none and len(none) < len(records)
+    v.board.show(none[0])
+    assert v.fig.layout.title.subtitle.text.startswith("the bottom |w| decile gets no gradient; Spearman")
+    v.board.show(next(i for i in records if i not in none))
+    assert re.match(r"top/bottom decile mean \|g\| x[0-9.e+]+; Spearman", v.fig.layout.title.subtitle.text)
 
 
 def test_accuracy_points_match_trainer_evals_and_events_are_marked(digits):

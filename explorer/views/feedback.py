@@ -81,5 +81,7 @@ class GradientFeedback(View):
         f.layout.annotations = []
         f.data[0].y = s["deciles"]
         f.data[1].update(x=xs, y=np.round(ys, 4))
+        r = s["ratio"]  # inf while the smallest tenth of the weights gets no gradient (blank pixels)
+        rich = f"top/bottom decile mean |g| x{r:.3g}" if np.isfinite(r) else "the bottom |w| decile gets no gradient"
         self.title(f, f"gradient feedback, layer {self.layer}, step {step:,}",
-                   f"top/bottom decile mean |g| x{s['ratio']:.3g}; Spearman(|w|, |g|) {s['spearman']:.2f}")
+                   f"{rich}; Spearman(|w|, |g|) {s['spearman']:.2f}")
