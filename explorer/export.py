@@ -100,15 +100,20 @@ def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tupl
         return written, NO_CHROME
     os.environ.setdefault("BROWSER_PATH", chrome)
     jobs = [(fig, folder / f"{stem}.{fmt}", fmt) for stem, fig in figs.items() for fmt in static]
-    tmps: list[Path] = []
+    tmps: list[Path | None] = [None] * len(jobs)
+    todo = list(range(len(jobs)))
     try:
-        try:
-            for _, p, fmt in jobs:
-                tmps.append(new_temp_file(folder, p.stem, f".tmp.{fmt}"))
-        except OSError as e:
-            raise write_error(folder / f"{jobs[len(tmps)][1].name}", e) from e
-        todo = list(range(len(jobs)))
-        for attempt in range(2):
+        # kaleido does not raise for a figure it failed to draw: it removes the file and goes on
+        # (seen on a loaded machine: its page's script not yet loaded in a tab). Those are drawn
+        # once more, in a new browser session.
+        for _attempt in range(2):
+            for i in todo:
+                if tmps[i] is not None:
+                    tmps[i].unlink(missing_ok=True)
+                try:
+                    tmps[i] = new_temp_file(folder, jobs[i][1].stem, f".tmp.{jobs[i][2]}")
+                except OSError as e:
+                    raise write_error(jobs[i][1], e) from e
             try:
                 # each figure at its own layout size (write_images otherwise draws every one at 700x500)
                 pio.write_images(fig=[jobs[i][0] for i in todo], file=[str(tmps[i]) for i in todo],
@@ -118,18 +123,9 @@ def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tupl
             except Exception as e:  # kaleido/Chrome trouble: keep the HTML, say what went wrong
                 return written, f"static images were not written ({type(e).__name__}: " \
                                 f"{(str(e).splitlines() or [''])[0][:200]}); the HTML files were"
-            # kaleido does not raise for a figure it failed to draw: it removes the file and goes on
-            # (seen on a loaded machine: its page's script not yet loaded in a tab). Those are drawn
-            # once more in a new browser session.
             todo = [i for i in todo if not tmps[i].exists() or tmps[i].stat().st_size == 0]
-            if not todo or attempt == 1:
+            if not todo:
                 break
-            for i in todo:
-                tmps[i].unlink(missing_ok=True)
-                try:
-                    tmps[i] = new_temp_file(folder, jobs[i][1].stem, f".tmp.{jobs[i][2]}")
-                except OSError as e:
-                    raise write_error(jobs[i][1], e) from e
         for i, (_, p, _) in enumerate(jobs):
             if i in todo:
                 continue
@@ -140,7 +136,8 @@ def write_figures(figures: dict, folder, formats=("html", "png", "svg")) -> tupl
             written.append(p)
     finally:
         for t in tmps:
-            t.unlink(missing_ok=True)
+            if t is not None:
+                t.unlink(missing_ok=True)
     if todo:
         return written, f"{', '.join(jobs[i][1].name for i in todo)} not written (the browser failed to " \
                         f"draw {'it' if len(todo) == 1 else 'them'} twice); export again to retry"

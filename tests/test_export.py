@@ -532,7 +532,7 @@ def test_a_browser_that_does_not_start_leaves_no_temp_files(tmp_path, monkeypatc
 @pytest.mark.timeout(180)
 def test_a_figure_the_browser_cannot_draw_is_named_and_the_others_are_written(tmp_path, monkeypatch):
     """kaleido does not raise when it fails to draw one figure: it deletes that file and goes on
-    (CI saw it on a loaded machine). A real failure: a map whose shapes cannot be fetched (a
+    (seen here on a loaded machine). A real failure: a map whose shapes cannot be fetched (a
     closed local port). It is tried twice, named in the note; the other images are written."""
     import plotly.io as pio
 
