@@ -80,7 +80,8 @@ def test_ruff_clean():
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
-    r = subprocess.run([ruff, "check", "explorer", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([ruff, "check", "explorer", "tests", "benchmarks", "notebooks"], cwd=ROOT, capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stdout[-3000:]
 
 
