@@ -1,4 +1,5 @@
-"""Pruning rules -> keep-masks, the cut's random stream, and dead-unit compaction. Pure numpy.
+"""Pruning rules -> keep-masks, the cut's random stream, dead-unit compaction, and `churn` (how much
+of a mask a rewiring replaced; explorer.stats re-exports it). Pure numpy.
 
 A rule is a short string (what RunConfig.prune, the CLI and the dashboard take):
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, ExplorerError
 
 
 @dataclass(frozen=True)
@@ -314,3 +315,43 @@ def compact_positions(shapes, positions, units_kept: bool = True) -> tuple[list[
                 if positions[h + 1] is not None:
                     sel[h + 1] = sel[h + 1][alive[out_of]]
     return [np.flatnonzero(k) for k in keep], sel
+
+
+# -- masks as sorted flat positions, compared: a rewiring's churn (stats.masks re-exports it) ----
+def _indices(fn: str, name: str, idx, size: int | None = None) -> np.ndarray:
+    """`idx` as a 1-D int64 array of strictly increasing positions in [0, size)."""
+    a = np.asarray(idx)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise ExplorerError(f"{fn}: {name} has dtype {a.dtype} and shape {a.shape}; expected a 1-D integer "
+                            f"array of flat positions, e.g. np.flatnonzero(mask)")
+    a = a.astype(np.int64, copy=False)
+    if not np.all(a[1:] > a[:-1]):
+        raise ExplorerError(f"{fn}: {name} is not strictly increasing (unsorted or repeated positions); "
+                            f"expected sorted unique positions, e.g. np.unique({name})")
+    if a[0] < 0:
+        raise ExplorerError(f"{fn}: {name} holds position {a[0]}; expected positions >= 0")
+    if size is not None and a[-1] >= size:
+        raise ExplorerError(f"{fn}: {name} holds position {a[-1]}; expected positions < {size} "
+                            f"(n_in * n_out, the layer's size)")
+    return a
+
+
+def _n_common(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.intersect1d(a, b, assume_unique=True).size)
+
+
+def churn(before_idx, after_idx) -> float:
+    """Fraction of a mask that changed: |after \\ before| / |before|, masks as sorted flat indices.
+
+    The weights `after` keeps that `before` did not, per weight `before` kept: 0 for the same
+    mask, 1 when a mask of the same size was replaced entirely (with a fixed budget it is
+    also the fraction of `before` that was dropped). 0.0 if both are empty, inf if only
+    `before` is. Raises ExplorerError as stats.jaccard_index.
+    """
+    b, a = _indices("churn", "before_idx", before_idx), _indices("churn", "after_idx", after_idx)
+    new = a.size - _n_common(b, a)
+    if b.size == 0:
+        return 0.0 if a.size == 0 else math.inf
+    return new / b.size

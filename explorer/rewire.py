@@ -30,7 +30,7 @@ import numpy as np
 
 from . import net as N
 from .errors import ConfigError
-from .stats.masks import churn
+from .prune import churn
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def random_empty(n: int, occupied: np.ndarray, size: int, rng: np.random.Generat
 class RewireEvent:
     """One rewiring (trainer.state.last_rewire): at `step`, with the drop fraction `fraction`;
     per rewired layer l: layers[l] = {"dropped", "regrown", "alive", "churn"} (churn:
-    stats.masks.churn of the layer's flat index masks before and after) and regrown[l], a
+    prune.churn of the layer's flat index masks before and after) and regrown[l], a
     bool array aligned with state.layers[l].values: True for the weights regrown now."""
 
     step: int

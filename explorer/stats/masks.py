@@ -10,7 +10,8 @@ Dense masks come from explorer.prune.keep_flat, the trainer's own rule code. An 
 the sorted int64 positions of the surviving weights in the flattened (n_in, n_out) layer
 (row-major: position i * n_out + j is input i -> unit j), e.g. np.flatnonzero(mask); its
 statistics cost O(surviving weights) memory (plus n_out counters for `coverage`), never
-O(n_in * n_out).
+O(n_in * n_out). `churn` and the index checks live in prune.py, beside the rule code: a
+rewiring records its churn, and the rules must not import the statistics that measure them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ExplorerError
-from ..prune import keep_flat
+from ..prune import _indices, _n_common, churn, keep_flat  # noqa: F401 -- churn: re-exported by explorer.stats
 from ._checks import _finite, _same_shape
 
 
@@ -205,30 +206,6 @@ def mask_stability(snapshots, rule, reference=None, rng: np.random.Generator | N
 
 
 # -- masks as sorted flat indices (no dense copy) ---------------------------------------------
-def _indices(fn: str, name: str, idx, size: int | None = None) -> np.ndarray:
-    """`idx` as a 1-D int64 array of strictly increasing positions in [0, size)."""
-    a = np.asarray(idx)
-    if a.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if a.ndim != 1 or a.dtype.kind not in "iu":
-        raise ExplorerError(f"{fn}: {name} has dtype {a.dtype} and shape {a.shape}; expected a 1-D integer "
-                            f"array of flat positions, e.g. np.flatnonzero(mask)")
-    a = a.astype(np.int64, copy=False)
-    if not np.all(a[1:] > a[:-1]):
-        raise ExplorerError(f"{fn}: {name} is not strictly increasing (unsorted or repeated positions); "
-                            f"expected sorted unique positions, e.g. np.unique({name})")
-    if a[0] < 0:
-        raise ExplorerError(f"{fn}: {name} holds position {a[0]}; expected positions >= 0")
-    if size is not None and a[-1] >= size:
-        raise ExplorerError(f"{fn}: {name} holds position {a[-1]}; expected positions < {size} "
-                            f"(n_in * n_out, the layer's size)")
-    return a
-
-
-def _n_common(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.intersect1d(a, b, assume_unique=True).size)
-
-
 def jaccard_index(a_idx, b_idx) -> float:
     """|A and B| / |A or B| of two masks given as sorted flat indices (1.0 if both are empty).
 
@@ -240,21 +217,6 @@ def jaccard_index(a_idx, b_idx) -> float:
     both = _n_common(a, b)
     union = a.size + b.size - both
     return both / union if union else 1.0
-
-
-def churn(before_idx, after_idx) -> float:
-    """Fraction of a mask that changed: |after \\ before| / |before|, masks as sorted flat indices.
-
-    The weights `after` keeps that `before` did not, per weight `before` kept: 0 for the same
-    mask, 1 when a mask of the same size was replaced entirely (with a fixed budget it is
-    also the fraction of `before` that was dropped). 0.0 if both are empty, inf if only
-    `before` is. Raises ExplorerError as `jaccard_index`.
-    """
-    b, a = _indices("churn", "before_idx", before_idx), _indices("churn", "after_idx", after_idx)
-    new = a.size - _n_common(b, a)
-    if b.size == 0:
-        return 0.0 if a.size == 0 else math.inf
-    return new / b.size
 
 
 def coverage(idx, n_in: int, n_out: int) -> tuple[float, float]:
