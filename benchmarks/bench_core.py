@@ -32,10 +32,10 @@ from report import cpu_name, table
 from threadpoolctl import threadpool_info
 
 from explorer import RunConfig, Trainer
-from explorer import kernels as K
 from explorer.data import load
-from explorer.engines import SparseEngine
-from explorer.masked import MaskedEngine
+from explorer.engine import kernels as K
+from explorer.engine.engines import SparseEngine
+from explorer.engine.masked import MaskedEngine
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # else the torch columns are skipped
 
@@ -222,7 +222,7 @@ def break_even(data, width, reps):
             prev = (p, np.log(d / us))
         found.setdefault(B, f"< {dens[-1]:g}")
     table(f"4. Break-even density, 784-{width}-10, both layers pruned by magnitude, us/sample: the sparse kernels, "
-          f"and the engine the trainer picks (masked dense above explorer.masked.BREAK_EVEN)",
+          f"and the engine the trainer picks (masked dense above explorer.engine.masked.BREAK_EVEN)",
           ["batch", "density", "sparse kernels", "dense numpy", "dense / sparse", "trainer's engine",
            "dense / trainer's"], rows)
     print(f"\nbreak-even density of the sparse kernels against dense training (sparse faster below): "

@@ -31,10 +31,11 @@ import time
 import numpy as np
 from report import table
 
-from explorer import RunConfig, Trainer, blas
+from explorer import RunConfig, Trainer
 from explorer.data import load
-from explorer.engines import SparseEngine
-from explorer.masked import MaskedEngine
+from explorer.engine import blas
+from explorer.engine.engines import SparseEngine
+from explorer.engine.masked import MaskedEngine
 from explorer.scaling import measure, scaling_table
 
 SAMPLES = 20_000  # target 1: samples seen (313 steps of 64)

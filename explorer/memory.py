@@ -134,7 +134,7 @@ def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, spar
     """The peak memory of the run `cfg` (a RunConfig) on data of n_features inputs and n_classes
     classes; `gradients`: a hook asks for them; `sparse_start`: its pruned layers are drawn sparse
     (default: start.starts_sparse decides)."""
-    from .kernels import EVAL_MAX
+    from .engine.kernels import EVAL_MAX
     from .prune import parse_rule
     from .start import starts_sparse
 

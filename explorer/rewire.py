@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import net as N
+from .engine import net as N
 from .errors import ConfigError
 from .prune import churn
 

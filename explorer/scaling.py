@@ -89,9 +89,9 @@ def _worker(config_json: str, seconds: float, reps: int = 1, views: bool = False
     its wall time from set-up to results). views: every view on one Board, `frames` drawn."""
     import numpy as np  # noqa: F401 -- loaded before the baseline is read
 
-    from . import kernels  # noqa: F401
     from .config import RunConfig
     from .data import load
+    from .engine import kernels  # noqa: F401
     from .memory import peak_rss_mb
     from .trainer import Trainer
 

@@ -37,19 +37,20 @@ import warnings
 
 import numpy as np
 
-from . import blas, memory
 from . import init as I
-from . import kernels as K
-from . import net as N
+from . import memory
 from . import schedule as S
 from . import structure as ST
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
 from .data import TrainingData, prepare
-from .engines import DenseEngine, SparseEngine
+from .engine import blas
+from .engine import kernels as K
+from .engine import net as N
+from .engine.engines import DenseEngine, SparseEngine
+from .engine.masked import engine_for
+from .engine.masked import warm_up as masked_warm_up
 from .errors import ConfigError, DataError, ExplorerError
-from .masked import engine_for
-from .masked import warm_up as masked_warm_up
 from .prune import cut_rng, parse_rule, prune_masks
 from .rewire import parse_rewire
 from .start import sparse_start, starts_sparse

@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from explorer import Callback, CallbackError, ConfigError, DataError, Recorder, RunConfig, Trainer, blas
-from explorer import kernels as K
-from explorer import net as N
+from explorer import Callback, CallbackError, ConfigError, DataError, Recorder, RunConfig, Trainer
 from explorer.data import load
+from explorer.engine import blas
+from explorer.engine import kernels as K
+from explorer.engine import net as N
 from explorer.prune import compact_units, keep_flat, parse_rule, prune_masks
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])

@@ -9,8 +9,8 @@ import pytest
 
 from explorer import ConfigError
 from explorer import init as I
-from explorer import net as N
 from explorer import schedule as S
+from explorer.engine import net as N
 from explorer.prune import compact_positions, compact_units, keep_flat, prune_masks
 from explorer.rewire import dense_gradients, random_empty
 

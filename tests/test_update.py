@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from explorer import Callback, RunConfig, Trainer
-from explorer import dropout as DR
-from explorer import kernels as K
-from explorer import net as N
 from explorer.data import load
+from explorer.engine import dropout as DR
+from explorer.engine import kernels as K
+from explorer.engine import net as N
 from explorer.prune import compact_units
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
@@ -51,7 +51,7 @@ def test_update_closed_forms():
 
 
 def _plain_numpy_step(Ws, V, X, y, lr, p, seed, step, mu, wd, l1):
-    """A dense tanh MLP step written out on its own (no explorer.net): squared error with +-1
+    """A dense tanh MLP step written out on its own (no explorer.engine.net): squared error with +-1
     targets, inverted dropout on hidden units, momentum, weight decay and L1."""
     H, M = [np.hstack([X, np.ones((len(X), 1))])], []
     for v, W in enumerate(Ws, 1):
