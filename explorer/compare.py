@@ -74,7 +74,7 @@ def random_rule(budget: int, size: int) -> str:
     """random:f that leaves exactly `budget` of `size` weights. The rule's text keeps 6
     significant digits, so the f nearest (size - budget) / size may miss by one: try its
     neighbours in the last digit (one of them hits for layers under a million weights)."""
-    from .prune import parse_rule
+    from .sparsity.prune import parse_rule
 
     want = size - budget
     if want == 0:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, ExplorerError
-from .init import INITS
-from .prune import parse_rule, rules_help
-from .rewire import parse_rewire, rewirings_help
-from .schedule import SCHEDULES, parse_schedule
+from .sparsity.init import INITS
+from .sparsity.prune import parse_rule, rules_help
+from .sparsity.rewire import parse_rewire, rewirings_help
+from .sparsity.schedule import SCHEDULES, parse_schedule
 
 ACTIVATIONS = ("tanh", "relu")
 ENGINES = ("auto", "numba", "scipy")

@@ -122,7 +122,7 @@ def expected_alive(rule, shape) -> int:
     """An upper bound on the weights a rule keeps of a layer of `shape` at the cut: the count of
     a sparse start (start.kept_count), or every weight where it is not known before the weights
     are (threshold, none, a rule without a count)."""
-    from .start import DRAWN, kept_count
+    from .sparsity.start import DRAWN, kept_count
 
     if rule.name not in DRAWN or rule.name == "threshold":
         return shape[0] * shape[1]
@@ -135,8 +135,8 @@ def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, spar
     classes; `gradients`: a hook asks for them; `sparse_start`: its pruned layers are drawn sparse
     (default: start.starts_sparse decides)."""
     from .engine.kernels import EVAL_MAX
-    from .prune import parse_rule
-    from .start import starts_sparse
+    from .sparsity.prune import parse_rule
+    from .sparsity.start import starts_sparse
 
     sizes = [n_features + 1, *cfg.hidden, n_classes]
     shapes = list(zip(sizes[:-1], sizes[1:]))

@@ -37,10 +37,7 @@ import warnings
 
 import numpy as np
 
-from . import init as I
 from . import memory
-from . import schedule as S
-from . import structure as ST
 from .callbacks import CallbackList, Recorder
 from .config import RunConfig
 from .data import TrainingData, prepare
@@ -51,9 +48,12 @@ from .engine.engines import DenseEngine, SparseEngine
 from .engine.masked import engine_for
 from .engine.masked import warm_up as masked_warm_up
 from .errors import ConfigError, DataError, ExplorerError
-from .prune import cut_rng, parse_rule, prune_masks
-from .rewire import parse_rewire
-from .start import sparse_start, starts_sparse
+from .sparsity import init as I
+from .sparsity import schedule as S
+from .sparsity import structure as ST
+from .sparsity.prune import cut_rng, parse_rule, prune_masks
+from .sparsity.rewire import parse_rewire
+from .sparsity.start import sparse_start, starts_sparse
 from .state import TrainerState, run_results
 
 _WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)

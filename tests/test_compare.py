@@ -10,7 +10,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.compare import METHODS, SPARSE, base_config, compare, plan, random_rule
-from explorer.prune import cut_rng, keep_flat
+from explorer.sparsity.prune import cut_rng, keep_flat
 from explorer.sweeps import RUNS_FILE
 
 BUDGET, STEPS = 300, 300  # digits: the input layer is 65 x 128 = 8,320 weights

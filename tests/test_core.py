@@ -11,7 +11,7 @@ from explorer.data import load
 from explorer.engine import blas
 from explorer.engine import kernels as K
 from explorer.engine import net as N
-from explorer.prune import compact_units, keep_flat, parse_rule, prune_masks
+from explorer.sparsity.prune import compact_units, keep_flat, parse_rule, prune_masks
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
 

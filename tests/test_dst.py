@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from explorer import Callback, Recorder, RunConfig, Trainer
-from explorer import schedule as S
 from explorer.data import load
 from explorer.engine import kernels as K
 from explorer.engine import net as N
-from explorer.rewire import REWIRINGS, parse_rewire
+from explorer.sparsity import schedule as S
+from explorer.sparsity.rewire import REWIRINGS, parse_rewire
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from explorer import ConfigError
-from explorer import init as I
-from explorer import schedule as S
 from explorer.engine import net as N
-from explorer.prune import compact_positions, compact_units, keep_flat, prune_masks
-from explorer.rewire import dense_gradients, random_empty
+from explorer.sparsity import init as I
+from explorer.sparsity import schedule as S
+from explorer.sparsity.prune import compact_positions, compact_units, keep_flat, prune_masks
+from explorer.sparsity.rewire import dense_gradients, random_empty
 
 
 def test_erk_keeps_eps_times_fan_sum_at_random_positions():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from explorer import start
-from explorer.prune import compact_positions, keep_flat, parse_rule
+from explorer.sparsity import start
+from explorer.sparsity.prune import compact_positions, keep_flat, parse_rule
 
 SHAPE = (40, 30)  # N = 1,200
 
@@ -49,7 +49,7 @@ def _dense_kept_values(rule, kind, reps, seed=0):
     rng = np.random.default_rng(seed)
     vals = []
     for _ in range(reps):
-        from explorer.init import init_weights
+        from explorer.sparsity.init import init_weights
 
         w = init_weights([SHAPE[0], SHAPE[1]], kind, 0.1, rng)[0].ravel()
         vals.append(w[keep_flat(np.abs(w), rule, rng, SHAPE)])

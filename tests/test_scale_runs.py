@@ -9,14 +9,15 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from explorer import Callback, ConfigError, ExplorerError, RunConfig, Trainer, memory, start
+from explorer import Callback, ConfigError, ExplorerError, RunConfig, Trainer, memory
 from explorer.data import load, prepare
 from explorer.engine import kernels as K
 from explorer.engine import masked, wide
 from explorer.engine import net as N
 from explorer.engine.engines import SparseEngine
 from explorer.engine.masked import MaskedEngine
-from explorer.prune import KeepMask, compact_units
+from explorer.sparsity import start
+from explorer.sparsity.prune import KeepMask, compact_units
 
 needs_numba = pytest.mark.skipif(not K.HAVE_NUMBA, reason="numba is not installed")
 

@@ -12,7 +12,7 @@ import scipy.stats
 
 from explorer import stats as S
 from explorer.errors import ExplorerError
-from explorer.prune import keep_flat
+from explorer.sparsity.prune import keep_flat
 
 N = 100_000
 
@@ -232,7 +232,7 @@ def test_mask_overlap_identical_disjoint_random():
     rnd = S.mask_overlap(w, rng.normal(size=w.shape), "halving:3")
     assert rnd.jaccard == pytest.approx(rnd.random_jaccard, abs=0.01)
     assert rnd.recall == pytest.approx(rnd.random_recall, abs=0.02)
-    # the masks are the trainer's: explorer.prune.keep_flat
+    # the masks are the trainer's: explorer.sparsity.prune.keep_flat
     assert same.n_early == keep_flat(np.abs(w).ravel(), "fraction:0.9").sum()
     assert "jaccard=" in repr(same)
 

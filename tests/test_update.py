@@ -10,7 +10,7 @@ from explorer.data import load
 from explorer.engine import dropout as DR
 from explorer.engine import kernels as K
 from explorer.engine import net as N
-from explorer.prune import compact_units
+from explorer.sparsity.prune import compact_units
 
 ENGINES = ["scipy"] + (["numba"] if K.HAVE_NUMBA else [])
 RULE = N.UpdateRule(momentum=0.9, weight_decay=1e-2, l1=1e-3)

@@ -9,7 +9,7 @@ import pytest
 
 from explorer import Callback, RunConfig, Trainer
 from explorer.data import load
-from explorer.prune import compact_units, keep_flat
+from explorer.sparsity.prune import compact_units, keep_flat
 from explorer.stats import feedback
 from explorer.views import (
     VIEWS,

@@ -30,7 +30,7 @@ from .. import controls as C
 from ..config import SETTINGS, RunConfig
 from ..data import load
 from ..errors import ExplorerError
-from ..prune import parse_rule
+from ..sparsity.prune import parse_rule
 from ..trainer import Trainer
 from ..views import VIEWS, Board
 from ..views.accuracy import collapse_step

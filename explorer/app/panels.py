@@ -222,7 +222,7 @@ class WhatIf(W.VBox):
 def fill_in_configs(cfg) -> list:
     """The runs the what-if chart needs around `cfg`: the cut rule's slider values (and a random
     cut of the same size for each), no cut, and burn-ins 0 .. 5,000."""
-    from ..prune import RULES, parse_rule
+    from ..sparsity.prune import RULES, parse_rule
 
     r = parse_rule(cfg.prune)
     kind = RULES[r.name] if r.name not in ("none", "random") else RULES["halving"]

@@ -6,7 +6,7 @@
     jaccard_index, churn, coverage      the same questions for masks given as sorted flat
                                         indices: no dense copy, so a million hidden units fit
 
-Dense masks come from explorer.prune.keep_flat, the trainer's own rule code. An index mask is
+Dense masks come from explorer.sparsity.prune.keep_flat, the trainer's own rule code. An index mask is
 the sorted int64 positions of the surviving weights in the flattened (n_in, n_out) layer
 (row-major: position i * n_out + j is input i -> unit j), e.g. np.flatnonzero(mask); its
 statistics cost O(surviving weights) memory (plus n_out counters for `coverage`), never
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ExplorerError
-from ..prune import _indices, _n_common, churn, keep_flat  # noqa: F401 -- churn: re-exported by explorer.stats
+from ..sparsity.prune import _indices, _n_common, churn, keep_flat  # noqa: F401 -- churn: re-exported by explorer.stats
 from ._checks import _finite, _same_shape
 
 
@@ -90,7 +90,7 @@ def mask_overlap(w_early, w_late, rule, rng: np.random.Generator | None = None) 
 
     Inputs: the same layer's weights at two steps (same shape) and a pruning-rule string
     as the trainer takes it ("fraction:0.9", "halving:5", ...); the masks come from
-    explorer.prune.keep_flat(|w|, rule, rng), the trainer's own rule code. `rng` is only
+    explorer.sparsity.prune.keep_flat(|w|, rule, rng), the trainer's own rule code. `rng` is only
     used by "random:f"; with rng=None both masks are drawn with seed 0 (the same mask).
     Output: Overlap with jaccard, recall (fraction of late-kept weights already kept
     early), random_jaccard / random_recall (expected values for a random early mask of the

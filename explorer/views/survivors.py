@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ExplorerError
-from ..prune import cut_rng
 from ..series import Series
+from ..sparsity.prune import cut_rng
 from ..stats import mask_stability
 from .base import COLORS, WIDTH, FigureWidget, Frame, View, image_and_curve_layout
 

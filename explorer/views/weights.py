@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ExplorerError
-from ..prune import parse_rule
+from ..sparsity.prune import parse_rule
 from .base import (
     COLORS,
     WIDTH,

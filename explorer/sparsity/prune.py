@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError, ExplorerError
+from ..errors import ConfigError, ExplorerError
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import net as N
-from .errors import ConfigError
+from ..engine import net as N
+from ..errors import ConfigError
 from .prune import churn
 
 

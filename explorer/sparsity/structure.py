@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import net as N
 from . import init as I
 from . import schedule as S
-from .engine import net as N
 from .prune import KeepMask, compact_positions, compact_units
 from .rewire import rewire_engine
 

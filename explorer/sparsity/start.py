@@ -34,7 +34,7 @@ import math
 import numpy as np
 from scipy.special import erfc, erfcinv
 
-from .engine import net as N
+from ..engine import net as N
 from .init import sparse_factor
 from .prune import KeepMask, compact_positions, cut_rng, parse_rule
 
