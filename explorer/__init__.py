@@ -14,9 +14,10 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_WHERE = {"Callback": "callbacks", "CallbackError": "callbacks", "Progress": "callbacks", "Recorder": "callbacks",
-          "RunConfig": "config", "ConfigError": "errors", "DataError": "errors", "ExplorerError": "errors",
-          "Trainer": "trainer", "load": "data", "sweep": "sweeps", "Explorer": "app"}
+_WHERE = {"Callback": "training.callbacks", "CallbackError": "training.callbacks", "Progress": "training.callbacks",
+          "Recorder": "training.callbacks", "Trainer": "training.trainer", "RunConfig": "config",
+          "ConfigError": "errors", "DataError": "errors", "ExplorerError": "errors", "load": "data", "sweep": "sweeps",
+          "Explorer": "app"}
 
 __all__ = sorted(_WHERE)
 

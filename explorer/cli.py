@@ -150,7 +150,7 @@ def cmd_train(args) -> int:
 
         check_data([cfg])
         from .data import io_sizes
-        from .memory import available_bytes, check, human
+        from .training.memory import available_bytes, check, human
 
         est = check(cfg, *io_sizes(cfg.dataset))  # or refuses
         avail = available_bytes()
@@ -158,10 +158,10 @@ def cmd_train(args) -> int:
               + (f" of {human(avail)} available" if avail is not None else ""), file=sys.stderr)
         print(cfg.to_json())
         return 0
-    from .callbacks import Progress
     from .data import load
     from .files import write_json_atomic
-    from .trainer import Trainer
+    from .training.callbacks import Progress
+    from .training.trainer import Trainer
 
     ds = load(cfg.dataset, cfg.data_dir, verbose=not args.quiet)
     callbacks = [] if args.quiet or not sys.stderr.isatty() else [Progress(leave=False)]

@@ -36,7 +36,7 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
     from .config import RunConfig
     from .data import io_sizes
     from .errors import ExplorerError
-    from .memory import available_bytes, check, human
+    from .training.memory import available_bytes, check, human
 
     if mode not in ("dense", "sparse"):
         raise ExplorerError(f"mode={mode!r}: expected 'dense' or 'sparse'")
@@ -92,8 +92,8 @@ def _worker(config_json: str, seconds: float, reps: int = 1, views: bool = False
     from .config import RunConfig
     from .data import load
     from .engine import kernels  # noqa: F401
-    from .memory import peak_rss_mb
-    from .trainer import Trainer
+    from .training.memory import peak_rss_mb
+    from .training.trainer import Trainer
 
     cfg = RunConfig.from_json(config_json)
     data = load(cfg.dataset, cfg.data_dir, verbose=False)

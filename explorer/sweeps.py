@@ -104,7 +104,7 @@ def _dataset(cfg: RunConfig):
 
 def run_one(config: dict, rid: str | None = None) -> dict:
     """Train one config (a dict) and return its record; never raises for a bad run."""
-    from .trainer import Trainer
+    from .training.trainer import Trainer
 
     t0, c0 = time.perf_counter(), time.process_time()
     rid = rid or run_id(config)

@@ -46,7 +46,7 @@ def as_nobody(argv) -> subprocess.CompletedProcess:
     """`explorer ARGV` in a child that imports everything first, then becomes `nobody`."""
     return run_as_nobody(f"sys.exit(explorer.cli.main({list(map(str, argv))!r}))",
                          "import explorer.cli, explorer.sweeps, explorer.reproduce, explorer.runlog, explorer.files, "
-                         "explorer.data, explorer.trainer, explorer.summary, explorer.lab")
+                         "explorer.data, explorer.training.trainer, explorer.summary, explorer.lab")
 
 
 # -- 4. output paths, before any work ---------------------------------------------------------------

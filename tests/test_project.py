@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # the core: what a run needs, with no widgets, plots, process pools or file export
-CORE = ["config", "data", "engine.net", "engine.kernels", "engine.blas", "sparsity.prune", "engine.engines", "state",
-        "series", "trainer", "callbacks", "stats", "errors"]
+CORE = ["config", "data", "engine.net", "engine.kernels", "engine.blas", "sparsity.prune", "engine.engines",
+        "training.state", "training.series", "training.trainer", "training.callbacks", "stats", "errors"]
 
 
 def test_core_imports_no_widget_plotting_sweep_or_export_module():

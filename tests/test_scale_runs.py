@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from explorer import Callback, ConfigError, ExplorerError, RunConfig, Trainer, memory
+from explorer import Callback, ConfigError, ExplorerError, RunConfig, Trainer
 from explorer.data import load, prepare
 from explorer.engine import kernels as K
 from explorer.engine import masked, wide
@@ -18,6 +18,7 @@ from explorer.engine.engines import SparseEngine
 from explorer.engine.masked import MaskedEngine
 from explorer.sparsity import start
 from explorer.sparsity.prune import KeepMask, compact_units
+from explorer.training import memory
 
 needs_numba = pytest.mark.skipif(not K.HAVE_NUMBA, reason="numba is not installed")
 
@@ -147,7 +148,7 @@ def test_peak_rss_is_the_process_own_not_its_parents():
     (getrusage's ru_maxrss carries the parent's over fork and exec on Linux); and a child that
     allocates 200 MB reports at least that."""
     held = np.ones(50_000_000)  # 400 MB touched in this (the parent) process
-    code = ("import numpy as np; from explorer.memory import peak_rss_mb; a = peak_rss_mb(); "
+    code = ("import numpy as np; from explorer.training.memory import peak_rss_mb; a = peak_rss_mb(); "
             "b = np.ones(25_000_000); print(a, peak_rss_mb())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     del held

@@ -31,7 +31,7 @@ from ..config import SETTINGS, RunConfig
 from ..data import load
 from ..errors import ExplorerError
 from ..sparsity.prune import parse_rule
-from ..trainer import Trainer
+from ..training.trainer import Trainer
 from ..views import VIEWS, Board
 from ..views.accuracy import collapse_step
 from ..views.base import WIDTH

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ..callbacks import Callback
+from ..training.callbacks import Callback
 from .base import COLORS, WIDTH, FigureWidget, Frame, View, base_layout, log_ticks, placeholder
 
 

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from ..callbacks import Callback
 from ..stats import LOG_EDGES, log_histogram
+from ..training.callbacks import Callback
 from .figure import FigureWidget, Patch, PlotlyModule, sync_figure  # noqa: F401 -- the views import them from here
 
 COLORS = {"dense": "#1f77b4", "sparse": "#d62728", "ref": "#7f7f7f", "cut": "#2ca02c", "accent": "#ff7f0e",

@@ -15,9 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ExplorerError
-from ..series import Series
 from ..sparsity.prune import cut_rng
 from ..stats import mask_stability
+from ..training.series import Series
 from .base import COLORS, WIDTH, FigureWidget, Frame, View, image_and_curve_layout
 
 MAX_SNAPSHOT = 2_000_000  # weights: larger input layers get no stability curve (memory)

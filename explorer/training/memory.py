@@ -28,7 +28,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DENSE_CUT_BYTES = 17  # per weight of the largest cut layer at a dense cut: |w| 8, argsort 8, its mask 1
 SPARSE_BYTES = 180  # per surviving weight: SparseNet's arrays (~48) and building them (tracemalloc: 168-176)
@@ -122,7 +122,7 @@ def expected_alive(rule, shape) -> int:
     """An upper bound on the weights a rule keeps of a layer of `shape` at the cut: the count of
     a sparse start (start.kept_count), or every weight where it is not known before the weights
     are (threshold, none, a rule without a count)."""
-    from .sparsity.start import DRAWN, kept_count
+    from ..sparsity.start import DRAWN, kept_count
 
     if rule.name not in DRAWN or rule.name == "threshold":
         return shape[0] * shape[1]
@@ -134,9 +134,9 @@ def estimate(cfg, n_features: int, n_classes: int, gradients: bool = False, spar
     """The peak memory of the run `cfg` (a RunConfig) on data of n_features inputs and n_classes
     classes; `gradients`: a hook asks for them; `sparse_start`: its pruned layers are drawn sparse
     (default: start.starts_sparse decides)."""
-    from .engine.kernels import EVAL_MAX
-    from .sparsity.prune import parse_rule
-    from .sparsity.start import starts_sparse
+    from ..engine.kernels import EVAL_MAX
+    from ..sparsity.prune import parse_rule
+    from ..sparsity.start import starts_sparse
 
     sizes = [n_features + 1, *cfg.hidden, n_classes]
     shapes = list(zip(sizes[:-1], sizes[1:]))

@@ -86,7 +86,7 @@ class LayerView:
 
         need, avail = self.n_total * itemsize, available_bytes()
         if avail is not None and need > avail // 2:
-            from .errors import ExplorerError
+            from ..errors import ExplorerError
 
             a, b = self.shape
             raise ExplorerError(f"layer {self.index} is {a:,} x {b:,}: {what} would build a dense copy of "

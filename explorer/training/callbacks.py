@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from .errors import ExplorerError
+from ..errors import ExplorerError
+from ..stats import log_histogram
 from .series import Series
-from .stats import log_histogram
 
 
 class CallbackError(ExplorerError):

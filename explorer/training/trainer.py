@@ -37,23 +37,23 @@ import warnings
 
 import numpy as np
 
+from ..config import RunConfig
+from ..data import TrainingData, prepare
+from ..engine import blas
+from ..engine import kernels as K
+from ..engine import net as N
+from ..engine.engines import DenseEngine, SparseEngine
+from ..engine.masked import engine_for
+from ..engine.masked import warm_up as masked_warm_up
+from ..errors import ConfigError, DataError, ExplorerError
+from ..sparsity import init as I
+from ..sparsity import schedule as S
+from ..sparsity import structure as ST
+from ..sparsity.prune import cut_rng, parse_rule, prune_masks
+from ..sparsity.rewire import parse_rewire
+from ..sparsity.start import sparse_start, starts_sparse
 from . import memory
 from .callbacks import CallbackList, Recorder
-from .config import RunConfig
-from .data import TrainingData, prepare
-from .engine import blas
-from .engine import kernels as K
-from .engine import net as N
-from .engine.engines import DenseEngine, SparseEngine
-from .engine.masked import engine_for
-from .engine.masked import warm_up as masked_warm_up
-from .errors import ConfigError, DataError, ExplorerError
-from .sparsity import init as I
-from .sparsity import schedule as S
-from .sparsity import structure as ST
-from .sparsity.prune import cut_rng, parse_rule, prune_masks
-from .sparsity.rewire import parse_rewire
-from .sparsity.start import sparse_start, starts_sparse
 from .state import TrainerState, run_results
 
 _WARM: set = set()  # kinds of run whose numba kernels this process has loaded (Trainer._warm_up)
@@ -79,7 +79,7 @@ class Trainer:
         """Validate config and data, initialise weights; the run starts at step 0."""
         cfg = self.config.validate()
         if dataset is None:
-            from .data import load
+            from ..data import load
 
             dataset = load(cfg.dataset, cfg.data_dir)
         self.data = prepare(dataset, cfg.n_train, cfg.n_test)
