@@ -13,7 +13,7 @@ Tables (RSS measured in a fresh process per run: VmHWM, memory.peak_rss_mb; time
    to dense training (k = 0), batch 1 and 64, with the engine the trainer picked, and the sparse
    and masked dense engines timed side by side (the break-even densities in explorer/masked.py);
 4. dense vs sparse (erk:1) time per sample and peak RSS against width, 128 .. 1,000,000 (what
-   notebook 05 plots: explorer.scaling.scaling_table);
+   notebook 05 plots: explorer.experiments.scaling.scaling_table);
 5. the memory check: the one-line refusals for runs that cannot fit.
 
 The machine is shared: read ratios measured side by side in one run.
@@ -36,7 +36,7 @@ from explorer.data import load
 from explorer.engine import blas
 from explorer.engine.engines import SparseEngine
 from explorer.engine.masked import MaskedEngine
-from explorer.scaling import measure, scaling_table
+from explorer.experiments.scaling import measure, scaling_table
 
 SAMPLES = 20_000  # target 1: samples seen (313 steps of 64)
 
@@ -164,7 +164,7 @@ def versus_width(quick: bool):
         rows.append([f"{r['hidden']:,}", r["mode"], f"{r['us_per_sample']:.2f}", mb(r["peak_rss_mb"]),
                      f"{sum(r['weights_alive']):,}", r["engine"]])
     table("4. Dense vs sparse (erk:1 every layer, burn-in 0, ReLU, batch 64) against width: us/sample and peak RSS "
-          "(explorer.scaling.scaling_table, what notebook 05 plots)",
+          "(explorer.experiments.scaling.scaling_table, what notebook 05 plots)",
           ["hidden", "mode", "us/sample", "peak RSS", "weights trained", "engine"], rows)
 
 

@@ -18,7 +18,7 @@ import os
 import time
 
 from explorer import RunConfig
-from explorer.sweeps import grid, sweep
+from explorer.experiments.sweeps import grid, sweep
 
 
 def main(argv=None) -> float:

@@ -59,7 +59,7 @@ def config_from_args(args) -> RunConfig:
 
 def grid_from_args(args) -> list[RunConfig]:
     """`explorer sweep`'s grid: --config, then --grid, then the options (comma lists are axes)."""
-    from .sweeps import grid, read_grid
+    from .experiments.sweeps import grid, read_grid
 
     base = _base(args)
     axes: dict = {}
@@ -102,7 +102,7 @@ def _workers(n):
 def _executor(args):
     """(executor or None, a function that closes what we opened)."""
     if getattr(args, "scheduler", None):
-        from .sweeps import dask_executor
+        from .experiments.sweeps import dask_executor
 
         return dask_executor(args.scheduler)
     return None, lambda: None
@@ -146,7 +146,7 @@ def cmd_train(args) -> int:
     if args.quiet and not args.json:
         raise ConfigError("--quiet prints nothing, so the results would be lost; add --json FILE")
     if args.dry_run:
-        from .sweeps import check_data
+        from .experiments.sweeps import check_data
 
         check_data([cfg])
         from .data import io_sizes
@@ -185,8 +185,8 @@ def cmd_train(args) -> int:
 
 def _out(text: str) -> Path:
     """--out checked before any work: a folder that can be written, and its runs.jsonl too."""
+    from .experiments.runlog import RunLog
     from .files import check_output_folder
-    from .runlog import RunLog
 
     out = check_output_folder(text, "--out")
     RunLog(out).check("--out")
@@ -194,15 +194,15 @@ def _out(text: str) -> Path:
 
 
 def cmd_sweep(args) -> int:
-    from . import summary as S
-    from .sweeps import RUNS_FILE, sweep
+    from .experiments import summary as S
+    from .experiments.sweeps import RUNS_FILE, sweep
 
     cfgs = grid_from_args(args)
     formats = formats_from_text(args.formats)
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:
-        from .sweeps import check_data
+        from .experiments.sweeps import check_data
 
         check_data(cfgs)
         print(f"{len(cfgs)} runs")
@@ -231,7 +231,7 @@ def cmd_sweep(args) -> int:
 
 
 def _report_failures(records, out) -> int:
-    from .summary import failures
+    from .experiments.summary import failures
 
     line = failures(records, out)
     if line is None:
@@ -260,7 +260,7 @@ def _run_and_report(args, out, run, table) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .reproduce import format_table, plan_runs, reproduce
+    from .experiments.reproduce import format_table, plan_runs, reproduce
 
     check_seeds(args.seeds)
     formats = formats_from_text(args.formats)
@@ -280,13 +280,13 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, format_table, plan
+    from .experiments.compare import compare, format_table, plan
 
     formats = formats_from_text(args.formats)
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:  # (a real run plans in compare(), with the same one-line errors before any run)
-        from .sweeps import check_data
+        from .experiments.sweeps import check_data
 
         runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps)
         check_data([c for _, c in runs])
@@ -348,10 +348,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .compare import BUDGET, STEPS
-    from .compare import DESCRIPTION as COMPARE_HELP
-    from .reproduce import DESCRIPTION, QUICK_HELP
-    from .sweeps import GRID_HELP
+    from .experiments.compare import BUDGET, STEPS
+    from .experiments.compare import DESCRIPTION as COMPARE_HELP
+    from .experiments.reproduce import DESCRIPTION, QUICK_HELP
+    from .experiments.sweeps import GRID_HELP
 
     p = _Parser(prog="explorer", description="Burn in, prune, train sparse -- and see why it works.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -422,7 +422,7 @@ def main(argv=None) -> int:
     """The `explorer` command; `argv=None` is the program itself (sys.argv), which also takes
     over Ctrl-C: after the first, the next one ends the process at once (pool.ProgramSigint)."""
     if argv is None:
-        from .pool import ProgramSigint
+        from .experiments.pool import ProgramSigint
 
         ProgramSigint.install()
     parser = build_parser()
@@ -435,7 +435,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as e:  # a sweep's says how many runs are done and how to go on
         print(f"explorer: {str(e) or 'interrupted'}", file=sys.stderr)
         if argv is None:
-            from .pool import ProgramSigint
+            from .experiments.pool import ProgramSigint
 
             ProgramSigint.ending()
         return 130

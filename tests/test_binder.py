@@ -97,7 +97,7 @@ def test_requirements_install_into_a_fresh_venv_and_work(tmp_path):
         "assert 'site-packages' in explorer.__file__ and sys.prefix != sys.base_prefix\n"
         "from explorer import RunConfig, Trainer, load\n"
         "from explorer.app import Explorer\n"
-        "from explorer.sweeps import sweep\n"
+        "from explorer.experiments.sweeps import sweep\n"
         "t = Trainer(RunConfig(dataset='digits', hidden=(16,), burn_in=20, steps=300)).fit(load('digits'))\n"
         "assert t.results_['engine'] == 'numba' and 0 < t.results_['test_accuracy'] <= 1, t.results_\n"
         "print('ok', explorer.__version__, plotly.__version__, ipywidgets.__version__)\n"

@@ -24,8 +24,8 @@ from unprivileged import NOBODY, run_as_nobody
 
 from explorer.cli import build_parser, main
 from explorer.data import REGISTRY, DataError, load
-from explorer.runlog import RUNS_FILE
-from explorer.summary import format_table, summarize
+from explorer.experiments.runlog import RUNS_FILE
+from explorer.experiments.summary import format_table, summarize
 
 FAST = ["--dataset", "digits", "--lr", "0.05", "--init-scale", "0.1", "--batch-size", "4", "--burn-in", "20",
         "--steps", "300", "--no-progress", "--formats", "html"]
@@ -45,8 +45,9 @@ def one_error(capsys_or_text, *words) -> str:
 def as_nobody(argv) -> subprocess.CompletedProcess:
     """`explorer ARGV` in a child that imports everything first, then becomes `nobody`."""
     return run_as_nobody(f"sys.exit(explorer.cli.main({list(map(str, argv))!r}))",
-                         "import explorer.cli, explorer.sweeps, explorer.reproduce, explorer.runlog, explorer.files, "
-                         "explorer.data, explorer.training.trainer, explorer.summary, explorer.lab")
+                         "import explorer.cli, explorer.experiments.sweeps, explorer.experiments.reproduce, "
+                         "explorer.experiments.runlog, explorer.files, explorer.data, explorer.training.trainer, "
+                         "explorer.experiments.summary, explorer.lab")
 
 
 # -- 4. output paths, before any work ---------------------------------------------------------------

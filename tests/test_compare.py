@@ -1,4 +1,4 @@
-"""`explorer compare` and explorer.compare: real runs on scikit-learn's digits (small budget and
+"""`explorer compare` and explorer.experiments.compare: real runs on scikit-learn's digits (small budget and
 steps), the budget kept exactly, dry runs, one-line errors, resume, and a Dask cluster."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from explorer.cli import main
-from explorer.compare import METHODS, SPARSE, base_config, compare, plan, random_rule
+from explorer.experiments.compare import METHODS, SPARSE, base_config, compare, plan, random_rule
+from explorer.experiments.sweeps import RUNS_FILE
 from explorer.sparsity.prune import cut_rng, keep_flat
-from explorer.sweeps import RUNS_FILE
 
 BUDGET, STEPS = 300, 300  # digits: the input layer is 65 x 128 = 8,320 weights
 FAST = ["--dataset", "digits", "--budget", str(BUDGET), "--steps", str(STEPS), "--no-progress"]

@@ -22,7 +22,8 @@ def test_core_imports_no_widget_plotting_sweep_or_export_module():
         + "from explorer import RunConfig, Trainer, load\n"
         + "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('plotly', 'ipywidgets', 'IPython', 'matplotlib', 'anywidget', 'dask') "
-        "or m in ('explorer.sweeps', 'explorer.export', 'explorer.summary', 'explorer.reproduce', 'explorer.app'))\n"
+        "or m in ('explorer.experiments.sweeps', 'explorer.export', 'explorer.experiments.summary', "
+        "'explorer.experiments.reproduce', 'explorer.app'))\n"
         + "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.sweeps import RUNS_FILE
+from explorer.experiments.sweeps import RUNS_FILE
 
 FAST = ["--dataset", "digits", "--hidden", "16", "--lr", "0.05", "--init-scale", "0.1", "--batch-size", "4",
         "--burn-in", "20", "--prune", "halving:2", "--no-progress", "--formats", "html"]

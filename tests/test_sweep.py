@@ -15,8 +15,8 @@ import pytest
 
 from explorer import ConfigError, RunConfig
 from explorer.cli import main
-from explorer.summary import summarize
-from explorer.sweeps import RUNS_FILE, RunLog, grid, run_id, sweep
+from explorer.experiments.summary import summarize
+from explorer.experiments.sweeps import RUNS_FILE, RunLog, grid, run_id, sweep
 
 # small and quick, but learning something (digits, larger init and lr than the post's)
 BASE = RunConfig(dataset="digits", hidden=(16,), burn_in=20, prune="halving:2", steps=300, lr=0.05,
@@ -117,9 +117,9 @@ def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path):
     kept = sweep(cfgs, out=tmp_path, workers=2, progress=False, retry_failed=False, check=False)
     assert kept[2] == again[2]
     # identical configs run once and share their record; `explorer.sweep` is the function (the
-    # engine module is explorer.sweeps, so no submodule of that name can shadow it)
+    # sweep's module is explorer.experiments.sweeps, so no submodule of that name can shadow it)
     import explorer
-    import explorer.sweeps  # noqa: F401
+    import explorer.experiments.sweeps  # noqa: F401
 
     assert callable(explorer.sweep)
     dup = explorer.sweep([BASE, BASE], progress=False, workers=1)
@@ -241,7 +241,7 @@ def test_reproduce_quick_writes_every_file(tmp_path, capsys):
 
 def test_reproduce_plans_the_same_runs_under_any_name_of_a_data_set():
     """'fmnist' is Fashion-MNIST: the post's split and the same runs, not the data set's own split."""
-    from explorer.reproduce import plan_runs
+    from explorer.experiments.reproduce import plan_runs
 
     runs = plan_runs("fashion-mnist", quick=True)
     assert runs[0].extra.get("heldout") == "post"

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import DEFAULTS, SETTINGS, RunConfig, format_value
-from ..sweeps import run_id
+from ..experiments.sweeps import run_id
 
 
 def config_key(cfg: RunConfig) -> str:

@@ -29,9 +29,9 @@ import math
 import time
 from pathlib import Path
 
-from .config import RunConfig, check_seeds
-from .errors import ExplorerError
-from .files import write_json_atomic, write_text_atomic
+from ..config import RunConfig, check_seeds
+from ..errors import ExplorerError
+from ..files import write_json_atomic, write_text_atomic
 
 # The post's published numbers: {hidden or k: (accuracy, seconds for 30,000 steps)}, 2016 laptop.
 POST = {
@@ -86,7 +86,7 @@ def plan(base: RunConfig) -> list[dict]:
 
 def post_shaped(dataset: str) -> bool:
     """Is the data set MNIST-shaped (28x28 images: the post's 40,000/500 split fits its layout)?"""
-    from .data import REGISTRY, canonical_name
+    from ..data import REGISTRY, canonical_name
 
     try:
         return REGISTRY[canonical_name(dataset)].mnist_shaped
@@ -97,7 +97,7 @@ def post_shaped(dataset: str) -> bool:
 def fits_post_split(dataset: str, data_dir) -> bool:
     """Does the (resolved) data set take the post's split -- MNIST-shaped, 40,500 training samples
     or more? Loads one sample; a data set that is not there at all is a one-line DataError."""
-    from .data import load
+    from ..data import load
 
     if post_shaped(dataset):
         try:
@@ -157,7 +157,7 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
 
 def _resolve(dataset, data_dir, verbose) -> str:
     """The data set's canonical name ('fmnist' -> 'fashion-mnist'; 'auto' -> what it loads)."""
-    from .data import canonical_name, load
+    from ..data import canonical_name, load
 
     if dataset != "auto":
         return canonical_name(dataset)
@@ -269,7 +269,7 @@ def _figures(table, dataset, out, formats, kept=None):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .export import write_figures
+    from ..export import write_figures
 
     def pick(exp, key, x="hidden"):
         rows = [r for r in table if r["experiment"] == exp]

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from .config import SETTINGS
+from ..config import SETTINGS
 
 
 # -- tables --------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ExplorerError
-from .files import append_bytes, check_appendable, check_output_folder, dumps, write_error, write_text_atomic
+from ..errors import ExplorerError
+from ..files import append_bytes, check_appendable, check_output_folder, dumps, write_error, write_text_atomic
 
 RUNS_FILE = "runs.jsonl"
 STATUSES = ("ok", "diverged", "failed")

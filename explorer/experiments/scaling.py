@@ -33,10 +33,10 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
     long the timed steps run at least (split into `reps` chunks, the median reported; 0: the run
     is fitted to the end, `steps` from `settings`, its test accuracy and wall time reported);
     `views`: every dashboard view follows the run on one Board; `settings`: more RunConfig fields."""
-    from .config import RunConfig
-    from .data import io_sizes
-    from .errors import ExplorerError
-    from .training.memory import available_bytes, check, human
+    from ..config import RunConfig
+    from ..data import io_sizes
+    from ..errors import ExplorerError
+    from ..training.memory import available_bytes, check, human
 
     if mode not in ("dense", "sparse"):
         raise ExplorerError(f"mode={mode!r}: expected 'dense' or 'sparse'")
@@ -54,7 +54,7 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
     except ExplorerError as e:
         rec["skipped"] = f"does not fit in {human(avail * memory_fraction)}: {e}"
         return rec
-    out = subprocess.run([sys.executable, "-m", "explorer.scaling", cfg.to_json(), str(seconds), str(reps),
+    out = subprocess.run([sys.executable, "-m", "explorer.experiments.scaling", cfg.to_json(), str(seconds), str(reps),
                           "views" if views else ""], capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         rec["skipped"] = f"failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}"
@@ -89,18 +89,18 @@ def _worker(config_json: str, seconds: float, reps: int = 1, views: bool = False
     its wall time from set-up to results). views: every view on one Board, `frames` drawn."""
     import numpy as np  # noqa: F401 -- loaded before the baseline is read
 
-    from .config import RunConfig
-    from .data import load
-    from .engine import kernels  # noqa: F401
-    from .training.memory import peak_rss_mb
-    from .training.trainer import Trainer
+    from ..config import RunConfig
+    from ..data import load
+    from ..engine import kernels  # noqa: F401
+    from ..training.memory import peak_rss_mb
+    from ..training.trainer import Trainer
 
     cfg = RunConfig.from_json(config_json)
     data = load(cfg.dataset, cfg.data_dir, verbose=False)
     base = peak_rss_mb()
     board = None
     if views:
-        from .views import Board, all_views
+        from ..views import Board, all_views
 
         board = Board(list(all_views().values()))
     t0 = time.perf_counter()

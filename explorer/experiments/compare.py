@@ -37,8 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import RunConfig, check_seeds
-from .errors import ConfigError
+from ..config import RunConfig, check_seeds
+from ..errors import ConfigError
 
 BUDGET = 3140
 STEPS = 30_000
@@ -57,14 +57,14 @@ DESCRIPTION = ("Run, at one input-layer budget on the post's protocol (784-128-1
 # -- the methods ------------------------------------------------------------------------------
 def input_layer_size(base: RunConfig) -> int:
     """Weights of the input layer: (inputs + the bias) x the first hidden layer's units."""
-    from .data import REGISTRY, canonical_name
+    from ..data import REGISTRY, canonical_name
 
     return (REGISTRY[canonical_name(base.dataset)].n_features + 1) * base.hidden[0]
 
 
 def net_shape(dataset: str, hidden) -> str:
     """784-128-10 for MNIST-shaped data and hidden (128,)."""
-    from .data import REGISTRY, canonical_name
+    from ..data import REGISTRY, canonical_name
 
     spec = REGISTRY[canonical_name(dataset)]
     return "-".join(str(n) for n in (spec.n_features, *hidden, len(spec.classes)))
@@ -74,7 +74,7 @@ def random_rule(budget: int, size: int) -> str:
     """random:f that leaves exactly `budget` of `size` weights. The rule's text keeps 6
     significant digits, so the f nearest (size - budget) / size may miss by one: try its
     neighbours in the last digit (one of them hits for layers under a million weights)."""
-    from .sparsity.prune import parse_rule
+    from ..sparsity.prune import parse_rule
 
     want = size - budget
     if want == 0:
@@ -177,7 +177,7 @@ def plan(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, met
 
 
 def _resolve(dataset, data_dir, verbose) -> str:
-    from .data import canonical_name, load
+    from ..data import canonical_name, load
 
     if dataset != "auto":
         return canonical_name(dataset)
@@ -195,7 +195,7 @@ def compare(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, 
     plus "records" (the sweep's records, method by method and seed by seed). A budget larger
     than the input layer, bad seeds or steps: ConfigError (one line) before any run.
     """
-    from .files import write_json_atomic, write_text_atomic
+    from ..files import write_json_atomic, write_text_atomic
     from .summary import csv_text
     from .sweeps import sweep
 
@@ -348,6 +348,6 @@ def figures(result) -> dict:
 
 
 def write_figures_of(result, out, formats):
-    from .export import write_figures
+    from ..export import write_figures
 
     return write_figures(figures(result), out, formats=formats)

@@ -32,8 +32,8 @@ import sys
 import threading
 import time
 
-from .errors import one_line
-from .files import pid_alive
+from ..errors import one_line
+from ..files import pid_alive
 
 GRACE = 2.0  # seconds a running run gets to finish after the first Ctrl-C
 

@@ -54,9 +54,9 @@ import warnings
 from collections import OrderedDict
 from pathlib import Path
 
-from .config import SETTINGS, RunConfig
-from .errors import ConfigError, ExplorerError, one_line
-from .files import jsonable
+from ..config import SETTINGS, RunConfig
+from ..errors import ConfigError, ExplorerError, one_line
+from ..files import jsonable
 from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool
 from .runlog import RUNS_FILE, RunLog
 
@@ -89,7 +89,7 @@ _DATA_KEEP = 2
 
 
 def _dataset(cfg: RunConfig):
-    from .data import load
+    from ..data import load
 
     key = (cfg.dataset, cfg.data_dir, cfg.extra.get("heldout"), cfg.n_train, cfg.n_test)
     with _DATA_LOCK:  # threads of one Dask worker share the cache
@@ -104,7 +104,7 @@ def _dataset(cfg: RunConfig):
 
 def run_one(config: dict, rid: str | None = None) -> dict:
     """Train one config (a dict) and return its record; never raises for a bad run."""
-    from .training.trainer import Trainer
+    from ..training.trainer import Trainer
 
     t0, c0 = time.perf_counter(), time.process_time()
     rid = rid or run_id(config)
@@ -153,7 +153,7 @@ def process_pool(workers: int | None = None, context: str | None = None) -> Work
 def data_problem(key) -> str | None:
     """None if the data a run needs loads, else why not, in one line. `key` is (dataset,
     data_dir, heldout, n_train, n_test); without n_train/n_test one sample of each part is loaded."""
-    from .data import REGISTRY, canonical_name, load
+    from ..data import REGISTRY, canonical_name, load
 
     dataset, data_dir, heldout, n_train, n_test = key
     own = f"leave --heldout out to use {dataset}'s own train/test split"
@@ -202,7 +202,7 @@ def _cost(cfg: RunConfig) -> float:
 
 def _resolve_auto(cfgs: list[RunConfig], verbose: bool) -> list[RunConfig]:
     """Pick the data set for 'auto' once, in the parent, so every worker trains on the same one."""
-    from .data import load
+    from ..data import load
 
     chosen: dict = {}
     out = []
