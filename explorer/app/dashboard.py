@@ -26,7 +26,6 @@ import os
 
 import ipywidgets as W
 
-from .. import controls as C
 from ..config import SETTINGS, RunConfig
 from ..data import load
 from ..errors import ExplorerError
@@ -35,6 +34,7 @@ from ..training.trainer import Trainer
 from ..views import VIEWS, Board
 from ..views.accuracy import collapse_step
 from ..views.base import WIDTH
+from . import controls as C
 from . import link
 from .actions import Actions
 from .history import RunHistory

@@ -15,8 +15,8 @@ import math
 import ipywidgets as W
 import traitlets
 
-from .config import SETTINGS, choices, format_value, parse_text
-from .sparsity.prune import RULES, parse_rule
+from ..config import SETTINGS, choices, format_value, parse_text
+from ..sparsity.prune import RULES, parse_rule
 
 STYLE = {"description_width": "90px"}
 WIDE, NARROW = "330px", "250px"
@@ -121,7 +121,7 @@ def build(name: str, value) -> W.Widget:
     if kind == "rule":
         return RuleControl(value)
     if kind == "rewire":
-        from .sparsity.rewire import REWIRINGS, parse_rewire
+        from ..sparsity.rewire import REWIRINGS, parse_rewire
 
         return RuleControl(value, description=label, kinds=REWIRINGS, parse=parse_rewire)
     if kind == "float_slider":
