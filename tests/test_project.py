@@ -1,5 +1,5 @@
-"""Project-wide promises: the core stays pure, the code is ruff-clean, the README's two
-commands are the ones CI and users run."""
+"""Project-wide promises: the packages import one way (the table below), the core stays pure,
+the code is ruff-clean, the README's two commands are the ones CI and users run."""
 
 import ast
 import shutil
@@ -10,20 +10,66 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# the core: what a run needs, with no widgets, plots, process pools or file export
-CORE = ["config", "data", "engine.net", "engine.kernels", "engine.blas", "sparsity.prune", "engine.engines",
-        "training.state", "training.series", "training.trainer", "training.callbacks", "stats", "errors"]
+# package -> the packages it may import. A package is explorer/NAME/ or a top-level module
+# explorer/NAME.py; "explorer" is the top-level __init__ (the public API: its names are looked up
+# on first use, from its _WHERE table). README.md's Architecture section draws this table.
+ALLOWED = {
+    "errors": set(),
+    "engine": set(),
+    "data": {"errors"},
+    "files": {"errors"},
+    "sparsity": {"engine", "errors"},
+    "stats": {"sparsity", "errors"},
+    "config": {"data", "sparsity", "errors"},
+    "training": {"config", "data", "engine", "sparsity", "stats", "errors"},
+    "views": {"training", "sparsity", "stats", "errors"},
+    "export": {"files", "errors"},
+    "experiments": {"training", "config", "data", "engine", "sparsity", "views", "export", "files", "errors"},
+    "app": {"experiments", "views", "training", "config", "data", "sparsity", "export", "errors"},
+    "explorer": {"app", "experiments", "training", "config", "data", "errors"},
+    "lab": {"explorer", "data", "export", "errors"},
+    "cli": {"lab", "experiments", "training", "config", "data", "export", "files", "errors"},
+    "__main__": {"cli"},
+}
+# the core: what a run needs; it imports no widgets, plots, sweeps, commands or file export
+CORE = ["config", "data", "engine", "sparsity", "stats", "training", "errors"]
+ABOVE_CORE = ["experiments", "views", "app", "cli", "lab", "export"]
+# the numba kernels: they import only each other (the kernels' math, dropout's hash), nothing above
+KERNELS = {f"explorer.engine.{m}" for m in ("kmath", "dropout", "kernels", "b1", "wide")}
+
+
+def _package(module: str) -> str:
+    """explorer.engine.b1 -> engine, explorer.config -> config, explorer -> explorer."""
+    return module.split(".")[1] if "." in module else module
+
+
+def _reach(package: str) -> set:
+    """Every package `package` may import, directly or through others."""
+    seen, todo = set(), [package]
+    while todo:
+        for q in ALLOWED[todo.pop()] - seen:
+            seen.add(q)
+            todo.append(q)
+    return seen
+
+
+def _core_modules() -> list:
+    mods = []
+    for p in sorted((ROOT / "explorer").rglob("*.py")):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if len(parts) > 1 and _package(".".join(parts)) in CORE:
+            mods.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return mods
 
 
 def test_core_imports_no_widget_plotting_sweep_or_export_module():
     code = (
         "import sys\n"
-        + "".join(f"import explorer.{m}\n" for m in CORE)
+        + "".join(f"import {m}\n" for m in _core_modules())
         + "from explorer import RunConfig, Trainer, load\n"
         + "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('plotly', 'ipywidgets', 'IPython', 'matplotlib', 'anywidget', 'dask') "
-        "or m in ('explorer.experiments.sweeps', 'explorer.export', 'explorer.experiments.summary', "
-        "'explorer.experiments.reproduce', 'explorer.app'))\n"
+        f"or m.split('.')[0] == 'explorer' and len(m.split('.')) > 1 and m.split('.')[1] in {ABOVE_CORE!r})\n"
         + "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -69,6 +115,39 @@ def test_no_import_cycle_in_the_package():
         if m not in state:
             visit(m, [])
     assert len(graph) > 30 and not cycles, cycles
+
+
+def test_the_package_table_is_one_way_and_names_every_package():
+    on_disk = {p.stem for p in (ROOT / "explorer").glob("*.py") if p.stem != "__init__"}
+    on_disk |= {p.parent.name for p in (ROOT / "explorer").glob("*/__init__.py")}
+    assert on_disk | {"explorer"} == set(ALLOWED), "add the package to ALLOWED (and README.md's table)"
+    cyclic = sorted(p for p in ALLOWED if p in _reach(p))
+    assert not cyclic, f"the table lets these packages import themselves through others: {cyclic}"
+    for p in CORE:
+        assert not _reach(p) & set(ABOVE_CORE), (p, _reach(p) & set(ABOVE_CORE))
+
+
+def test_every_import_obeys_the_package_table():
+    edges = {(m, d) for m, deps in _import_graph().items() for d in deps}
+    import explorer  # its names are imported on first use: the lazy table counts as imports
+
+    edges |= {("explorer", f"explorer.{where}") for where in explorer._WHERE.values()}
+    bad = sorted(f"{m} -> {d}" for m, d in edges
+                 if _package(m) != _package(d) and _package(d) not in ALLOWED[_package(m)])
+    assert not bad, f"imports the package table (ALLOWED) does not allow: {bad}"
+
+
+def test_numba_kernels_import_only_each_other():
+    graph = _import_graph()
+    assert KERNELS <= set(graph)
+    bad = {m: sorted(graph[m] - KERNELS) for m in sorted(KERNELS) if graph[m] - KERNELS}
+    assert not bad, bad
+
+
+def test_each_package_says_what_it_may_import():
+    for init in sorted((ROOT / "explorer").glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "May import" in doc, f"{init.relative_to(ROOT)}: its docstring should say what the package may import"
 
 
 def test_no_module_is_over_450_lines():

@@ -12,6 +12,7 @@ One module per job:
   checks.py    prepare(): what a model may train on, checked, as TrainingData
 
 Importing this package is light: pooch, requests and scikit-learn load only when needed.
+May import: errors, nothing else of explorer. tests/test_project.py holds this.
 """
 
 from explorer.data.checks import TrainingData, prepare

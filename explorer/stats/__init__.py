@@ -18,6 +18,9 @@ plus the `powerlaw` package inside `tail_fit` (imported there, lazily: it pulls 
 library, which the core must not import). Zeros are pruned weights and are left out of every
 statistic; NaN/inf raise ExplorerError (except in the histogram and `live_summary`, which
 count them so a dashboard keeps drawing when a run diverges).
+
+May import: sparsity (the trainer's own rule code, so a mask overlap compares the masks a cut
+would keep) and errors; never training or anything above. tests/test_project.py holds this.
 """
 
 from .grad_feedback import Feedback, feedback

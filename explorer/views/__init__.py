@@ -12,6 +12,9 @@ GradientFeedback (|g| per |w| decile, Spearman over steps), Survivors (surviving
 weights as images, mask stability), Connectivity (weights per input pixel, coverage, rewirings),
 Speed (us/sample, weights alive, speed-up). A new view
 is a module here with a View subclass, one entry in VIEWS, and its test.
+
+May import: training (the Callback protocol, Series), sparsity, stats and errors; never
+experiments, app or cli (the dashboard lays the views out). tests/test_project.py holds this.
 """
 
 from .accuracy import AccuracyLoss
