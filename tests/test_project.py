@@ -2,6 +2,7 @@
 the code is ruff-clean, the README's two commands are the ones CI and users run."""
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -145,9 +146,15 @@ def test_numba_kernels_import_only_each_other():
 
 
 def test_each_package_says_what_it_may_import():
+    """Each package's docstring has a paragraph 'May import: A, B and C; never D ...' naming, before
+    any 'never', exactly the packages the table allows it."""
+    names = set(ALLOWED) - {"explorer", "__main__"}
     for init in sorted((ROOT / "explorer").glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text())) or ""
         assert "May import" in doc, f"{init.relative_to(ROOT)}: its docstring should say what the package may import"
+        may = re.split(r"\bnever\b", doc[doc.index("May import"):].split("\n\n")[0], flags=re.I)[0]
+        named = {n for n in names if re.search(rf"\b{n}\b", may)}
+        assert named == ALLOWED[init.parent.name], (str(init.relative_to(ROOT)), named, ALLOWED[init.parent.name])
 
 
 def test_no_module_is_over_450_lines():

@@ -4,8 +4,8 @@ results cache and the what-if queue (reruns.py), the run history (history.py), t
 besides the views (panels.py), files and sharing (actions.py) and the settings in a link
 (link.py). Imported on first use of `explorer.Explorer`, so the core never needs widgets.
 
-May import: views, experiments (the history's run ids), training, config, data, sparsity, stats,
-export, files and errors; never cli. tests/test_project.py holds these arrows.
+May import: views, experiments (the history's run ids), training, config, data, sparsity,
+export and errors; never cli. tests/test_project.py holds these arrows.
 """
 
 from .dashboard import Explorer

@@ -10,7 +10,7 @@ experiments and the scaling measurements are built on it and on the Trainer.
     compare    `explorer compare`: dense, the post's cut, random, gradual, SET, RigL at one budget
     scaling    time and memory against width, each width measured in a fresh process
 
-May import: training, config, data, engine, sparsity, stats, views (scaling times them), export,
+May import: training, config, data, engine, sparsity, views (scaling times them), export,
 files and errors; never app or cli. A new experiment command is a module here (its plan of
 RunConfigs run through sweeps.sweep, its table and figures) plus its subcommand in cli.py.
 tests/test_project.py holds these arrows.
