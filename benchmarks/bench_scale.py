@@ -11,7 +11,7 @@ Tables (RSS measured in a fresh process per run: VmHWM, memory.peak_rss_mb; time
    bench_core.py, 0 above), batch 1 and 64: us/sample, and peak RSS beside the dense layer;
 3. the post's net (784-128-10, 200-step burn-in, tanh): the sparse phase of halving:1..5 relative
    to dense training (k = 0), batch 1 and 64, with the engine the trainer picked, and the sparse
-   and masked dense engines timed side by side (the break-even densities in explorer/masked.py);
+   and masked dense engines timed side by side (the break-even densities in explorer/engine/masked.py);
 4. dense vs sparse (erk:1) time per sample and peak RSS against width, 128 .. 1,000,000 (what
    notebook 05 plots: explorer.experiments.scaling.scaling_table);
 5. the memory check: the one-line refusals for runs that cannot fit.
