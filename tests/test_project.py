@@ -157,6 +157,20 @@ def test_each_package_says_what_it_may_import():
         assert named == ALLOWED[init.parent.name], (str(init.relative_to(ROOT)), named, ALLOWED[init.parent.name])
 
 
+def test_readme_draws_the_package_table():
+    """README.md's Architecture table gives each package what ALLOWED does (besides errors)."""
+    readme = (ROOT / "README.md").read_text()
+    rows = {}
+    for line in readme[readme.index("| package | what lives there |"):].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        name = cells[0].strip("`").removesuffix("/").removesuffix(".py").removesuffix("/__init__")
+        rows[name] = set(re.findall(r"`(\w+)`", cells[2])) - {"errors"}
+    assert rows == {p: ALLOWED[p] - {"errors"} for p in ALLOWED if p not in ("errors", "__main__")}
+    assert all("errors" in ALLOWED[p] for p in ALLOWED if p not in ("engine", "errors", "__main__"))
+
+
 def test_no_module_is_over_450_lines():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "explorer").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 470}
