@@ -5,7 +5,7 @@ so everything that changes a result lives here. Each field is declared with `set
 its default, a help line, its type and valid range or choices, whether a sweep may vary it,
 whether a shared link may set it, and which dashboard control shows it. Everything else
 reads that metadata (`SETTINGS`): validation and its messages, the command line's options
-and --help (cli.py), sweep axes (`parse_list`), the dashboard's controls (app.py) and the
+and --help (cli.py), sweep axes (`parse_list`), the dashboard's controls (app/controls.py) and the
 text form of a value (`format_value`, `parse_text`: `--hidden 256x128`, `?prune=halving:3`).
 Adding a setting is one field here (plus its use).
 

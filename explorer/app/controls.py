@@ -5,7 +5,7 @@
 convert), so the dashboard treats all of them alike. The prune rule gets `RuleControl`: a
 menu of the rules declared in prune.RULES and a slider whose range each rule declares (log
 scale where the rule says so: thresholds, budgets). A new setting with a `control` entry, or a
-new rule, appears in the dashboard without touching this file or app.py.
+new rule, appears in the dashboard without touching this file or app/dashboard.py.
 """
 
 from __future__ import annotations

@@ -6,12 +6,12 @@
     jaccard_index, churn, coverage      the same questions for masks given as sorted flat
                                         indices: no dense copy, so a million hidden units fit
 
-Dense masks come from explorer.sparsity.prune.keep_flat, the trainer's own rule code. An index mask is
-the sorted int64 positions of the surviving weights in the flattened (n_in, n_out) layer
-(row-major: position i * n_out + j is input i -> unit j), e.g. np.flatnonzero(mask); its
+Dense masks come from explorer.sparsity.prune.keep_flat, the trainer's own rule code. An index
+mask is the sorted int64 positions of the surviving weights in the flattened (n_in, n_out)
+layer (row-major: position i * n_out + j is input i -> unit j), e.g. np.flatnonzero(mask); its
 statistics cost O(surviving weights) memory (plus n_out counters for `coverage`), never
-O(n_in * n_out). `churn` and the index checks live in prune.py, beside the rule code: a
-rewiring records its churn, and the rules must not import the statistics that measure them.
+O(n_in * n_out). `churn` and the index checks live in sparsity/prune.py, beside the rule code:
+a rewiring records its churn, and the rules must not import the statistics that measure them.
 """
 
 from __future__ import annotations
