@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _WHERE = {"Callback": "training.callbacks", "CallbackError": "training.callbacks", "Progress": "training.callbacks",
           "Recorder": "training.callbacks", "Trainer": "training.trainer", "RunConfig": "config",
-          "ConfigError": "errors", "DataError": "errors", "ExplorerError": "errors", "load": "data",
+          "ConfigError": "errors", "DataError": "errors", "ExplorerError": "errors", "load": "data", "Dataset": "data",
           "sweep": "experiments.sweeps", "Explorer": "app"}
 
 __all__ = sorted(_WHERE)

@@ -32,7 +32,8 @@ def add_setting_options(p: argparse.ArgumentParser, axes: bool = False) -> None:
             continue
         default = format_value(name, getattr(DEFAULTS, name))
         more = "; a comma list is an axis" if axes and spec.sweep else ""
-        p.add_argument(flag(name), dest=name, default=None, metavar=_METAVAR.get(spec.kind, "VALUE"),
+        metavar = {"dataset": "NAME|PATH", "label_column": "COLUMN"}.get(name, _METAVAR.get(spec.kind, "VALUE"))
+        p.add_argument(flag(name), dest=name, default=None, metavar=metavar,
                        help=f"{spec.help} (default: {default}{more})".replace("%", "%%"))
 
 
@@ -152,7 +153,7 @@ def cmd_train(args) -> int:
         from .data import io_sizes
         from .training.memory import available_bytes, check, human
 
-        est = check(cfg, *io_sizes(cfg.dataset))  # or refuses
+        est = check(cfg, *io_sizes(cfg.dataset, **cfg.data_args()))  # or refuses
         avail = available_bytes()
         print(f"explorer: memory: the run's arrays need ~{human(est.total)}"
               + (f" of {human(avail)} available" if avail is not None else ""), file=sys.stderr)
@@ -163,7 +164,7 @@ def cmd_train(args) -> int:
     from .training.callbacks import Progress
     from .training.trainer import Trainer
 
-    ds = load(cfg.dataset, cfg.data_dir, verbose=not args.quiet)
+    ds = load(cfg.dataset, verbose=not args.quiet, **cfg.data_args())
     callbacks = [] if args.quiet or not sys.stderr.isatty() else [Progress(leave=False)]
     import warnings
 
@@ -288,7 +289,7 @@ def cmd_compare(args) -> int:
     if args.dry_run:  # (a real run plans in compare(), with the same one-line errors before any run)
         from .experiments.sweeps import check_data
 
-        runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps)
+        runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, label_column=args.label_column)
         check_data([c for _, c in runs])
         print(f"{len(runs)} runs")
         for m, c in runs:
@@ -297,7 +298,7 @@ def cmd_compare(args) -> int:
         return 0
     def run(executor):
         return compare(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, out, executor=executor,
-                       workers=workers, progress=not args.no_progress, formats=formats)
+                       workers=workers, progress=not args.no_progress, formats=formats, label_column=args.label_column)
 
     return _run_and_report(args, out, run, format_table)
 
@@ -392,9 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", type=int, default=BUDGET, metavar="N",
                    help=f"input-layer weights every sparse method keeps (default: {BUDGET:,}, the post's)")
     c.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per method (default: 3)")
-    c.add_argument("--dataset", default="auto",
-                   help="auto (MNIST if present, else Fashion-MNIST, else digits), mnist, fashion-mnist, ...")
+    c.add_argument("--dataset", default="auto", metavar="NAME|PATH",
+                   help="auto (MNIST if present, else Fashion-MNIST, else digits), mnist, fashion-mnist, ..., a .csv "
+                        "or .npz file, or openml:NAME_OR_ID")
     c.add_argument("--data-dir", default=None, help="folder holding the data set's files")
+    c.add_argument("--label-column", default=None, metavar="COLUMN",
+                   help="a CSV dataset's label column: a header name or a column number from 1 (default: -1, the last)")
     c.add_argument("--steps", type=int, default=STEPS, metavar="N",
                    help=f"SGD steps after the 200 burn-in steps (default: {STEPS:,}, the post's)")
     c.add_argument("--out", default="compare", metavar="DIR", help="output folder (default: ./compare)")

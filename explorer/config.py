@@ -63,10 +63,16 @@ def setting(default, help: str, kind: str, **meta):
 @dataclass
 class RunConfig:
     # data
-    dataset: str = setting("auto", "mnist | fashion-mnist | cifar10 | digits | random | auto", "choice",
-                           control={"widget": "dropdown"})
+    dataset: str = setting("auto", "mnist | fashion-mnist | cifar10 | digits | random | auto, a .csv or .npz file "
+                                   "(PATH), or openml:NAME_OR_ID", "choice", control={"widget": "dropdown"})
     data_dir: str | None = setting(None, "folder holding the data set's standard files (e.g. the four MNIST "
                                          "IDX .gz files)", "path", optional=True, sweep=False, link=False)
+    label_column: str | None = setting(None, "a CSV dataset's label column: a header name or a column number from 1 "
+                                             "(-1: the last, the default)", "text", optional=True, sweep=False,
+                                       link=False)
+    dataset_sha256: str | None = setting(None, "SHA-256 of a dataset file, recorded when a run reads it; a run refuses "
+                                               "the file if it changed", "text", optional=True, sweep=False, cli=False,
+                                         link=False)
     n_train: int | None = setting(None, "use only the first N training samples (default: all)", "int", lo=1,
                                   optional=True)
     n_test: int | None = setting(None, "evaluate on the first N test samples (default: all)", "int", lo=1,
@@ -145,6 +151,9 @@ class RunConfig:
                         f"prune_layers={list(self.prune_layers)}: layer {i} does not exist; "
                         f"a net with {len(self.hidden)} hidden layer(s) has weight layers 0..{n_layers - 1}")
         self._check_sparse_training()
+        from .data import check_data_settings
+
+        check_data_settings(self.dataset, self.data_dir, self.label_column, self.dataset_sha256)
         return self
 
     def _check_sparse_training(self) -> None:
@@ -169,6 +178,17 @@ class RunConfig:
             if self.rewire_until is not None and not cut <= self.rewire_until <= last:
                 raise ConfigError(f"rewire_until={self.rewire_until:,}: expected a step in {cut:,}..{last:,} "
                                   f"(the sparse phase: burn_in={cut:,} to burn_in + steps={last:,})")
+
+    def data_args(self) -> dict:
+        """load()'s keywords besides the name: `load(cfg.dataset, **cfg.data_args())`."""
+        return {"data_dir": self.data_dir, "label_column": self.label_column, "sha256": self.dataset_sha256}
+
+    def with_data(self, dataset=None) -> RunConfig:
+        """With the SHA-256 of the file it names (that `dataset` was read from; None: hash the file)
+        recorded, so it reproduces the run or refuses a changed file (DataError)."""
+        from .data import pinned_sha256
+
+        return self.replace(dataset_sha256=pinned_sha256(self.dataset, self.dataset_sha256, dataset))
 
     def rewire_until_step(self) -> int:
         """The step rewiring stops at (none at or after it): rewire_until, or the rule's default
@@ -344,11 +364,11 @@ def _normalise(name: str, spec: Setting, v):
             return v  # reported by validate
     if spec.kind == "path" and isinstance(v, os.PathLike):
         return os.fspath(v)
-    if name == "dataset" and isinstance(v, str) and v != "auto":
-        from .data import canonical_name
+    if name == "dataset" and isinstance(v, (str, os.PathLike)) and v != "auto":
+        from .data import dataset_name
 
         try:
-            return canonical_name(v)
+            return dataset_name(os.fspath(v))
         except ExplorerError:
             return v  # reported by validate
     return v
@@ -414,11 +434,11 @@ def _check(name: str, spec: Setting, v) -> None:
         if spec.hi is not None and v >= spec.hi:
             raise ConfigError(bad)
     elif spec.kind == "choice":
-        if v not in choices(name):
-            if name == "dataset":
-                from .data import canonical_name
+        if name == "dataset":
+            from .data import dataset_name
 
-                canonical_name(v if isinstance(v, str) else repr(v))  # the data layer's own message
+            dataset_name(v if isinstance(v, str) else repr(v))  # a name, file or openml:; else the data layer's line
+        elif v not in choices(name):
             raise ConfigError(bad)
     elif spec.kind == "rule":
         _PARSERS[name][0](v)  # raises ConfigError itself

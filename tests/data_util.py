@@ -49,3 +49,32 @@ def serve(routes: dict, cut_prefix: str | None = None):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def write_sklearn_files(folder) -> dict:
+    """scikit-learn's bundled wine, breast cancer and digits written as a user would save them:
+    CSVs with a header (wine's labels as class names, breast cancer's as 0/1, digits' as the last
+    column) and NPZs (digits' with its image shape). {name: path}."""
+    import csv
+    from pathlib import Path
+
+    from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+
+    folder = Path(folder)
+    out = {}
+    for name, bunch, label in (("wine", load_wine(), "class"), ("breast_cancer", load_breast_cancer(), "diagnosis"),
+                               ("digits", load_digits(), "digit")):
+        path = folder / f"{name}.csv"
+        names = [str(n) for n in (bunch.feature_names if name != "digits" else
+                                  [f"pixel_{i}_{j}" for i in range(8) for j in range(8)])]
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow([*names, label])
+            for x, t in zip(bunch.data, bunch.target):
+                w.writerow([*(f"{v:g}" for v in x), bunch.target_names[t] if name == "wine" else int(t)])
+        out[f"{name}.csv"] = path
+        npz = folder / f"{name}.npz"
+        extra = {"image_shape": np.array([8, 8])} if name == "digits" else {"feature_names": np.array(names)}
+        np.savez(npz, X=bunch.data, y=bunch.target, classes=np.array([str(c) for c in bunch.target_names]), **extra)
+        out[f"{name}.npz"] = npz
+    return out

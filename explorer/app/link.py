@@ -3,7 +3,8 @@
 on their own.
 
 A link is untrusted input. It carries training settings only -- the settings declared with
-`link=True` in config.SETTINGS, never a path (data_dir), a config file or an export folder --
+`link=True` in config.SETTINGS, never a path (data_dir), a config file or an export folder;
+a data set only by a registry name, never a file's path or openml: (`linkable`) --
 every value is read with config.parse_text and checked like any other input, and a bad or
 unknown key is named in the returned problems while the rest of the link still applies.
 
@@ -17,9 +18,18 @@ import shlex
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_text
-from ..errors import ExplorerError
+from ..data import kind_of
+from ..errors import ConfigError, ExplorerError
 
 MAX_QUERY = 2000  # characters; a longer query string is refused whole
+
+
+def linkable(name: str, value) -> bool:
+    """May a link carry this value? A data set only by a registry name, never a path or openml:."""
+    try:
+        return name != "dataset" or kind_of(value) in ("auto", "registry")
+    except ExplorerError:
+        return False
 
 
 def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConfig, list[str]]:
@@ -43,6 +53,9 @@ def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConf
         if key not in given:
             continue
         try:
+            if not linkable(key, given[key]):
+                raise ConfigError(f"dataset={given[key]!r}: a link names only a built-in data set, never a file or "
+                                  f"OpenML")
             cfg = cfg.replace(**{key: parse_text(key, given[key])}).validate()
         except ExplorerError as e:
             problems.append(f"link: {e}; ignored")
@@ -52,7 +65,7 @@ def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConf
 def query_from_config(cfg: RunConfig, base: RunConfig = DEFAULTS) -> str:
     """The query string of the link settings where `cfg` differs from `base`."""
     pairs = [(k, format_value(k, getattr(cfg, k))) for k, spec in SETTINGS.items()
-             if spec.link and getattr(cfg, k) != getattr(base, k)]
+             if spec.link and getattr(cfg, k) != getattr(base, k) and linkable(k, getattr(cfg, k))]
     return urlencode(pairs, safe=":,", quote_via=quote)
 
 

@@ -28,7 +28,8 @@ class TrainingData:
     X_test: np.ndarray
     y_test: np.ndarray
     n_classes: int              # the Dataset's, or 1 + the largest training label
-    image_shape: tuple | None   # the Dataset's image shape; None for arrays
+    image_shape: tuple | None   # the Dataset's image shape; None for arrays and tabular data
+    feature_names: tuple | None = None  # the Dataset's names of the inputs (a CSV's header); None for arrays
 
     @property
     def n_features(self) -> int:
@@ -64,11 +65,12 @@ def prepare(dataset, n_train=None, n_test=None) -> TrainingData:
         X, y, Xt, yt = dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test
         n_classes = getattr(dataset, "n_classes", None)
         image_shape = getattr(dataset, "image_shape", None)
+        feature_names = getattr(dataset, "feature_names", None)
         who = f"{name} has"
     elif isinstance(dataset, (tuple, list)) and len(dataset) in (2, 4):
         X, y = dataset[0], dataset[1]
         Xt, yt = (dataset[2], dataset[3]) if len(dataset) == 4 else (dataset[0], dataset[1])
-        n_classes, image_shape, who = None, None, "the data has"
+        n_classes, image_shape, feature_names, who = None, None, None, "the data has"
     else:
         raise DataError(f"dataset: expected a Dataset from explorer.load() or (X, y[, X_test, y_test]) arrays, "
                         f"got {type(dataset).__name__}")
@@ -89,7 +91,11 @@ def prepare(dataset, n_train=None, n_test=None) -> TrainingData:
     if n_classes < 2:
         raise DataError(f"the data has {n_classes} class; a classifier needs at least 2")
     shape = tuple(image_shape) if image_shape is not None else None
-    return TrainingData(name, X, y, Xt, yt, int(n_classes), shape)
+    if feature_names is not None:
+        feature_names = tuple(str(f) for f in feature_names)
+        if len(feature_names) != X.shape[1]:
+            raise DataError(f"{name} has {len(feature_names)} feature names for {X.shape[1]} features; they must match")
+    return TrainingData(name, X, y, Xt, yt, int(n_classes), shape, feature_names)
 
 
 def _first(X, y, n, what, who, part):

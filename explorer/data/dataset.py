@@ -25,15 +25,19 @@ Fashion-MNIST if it is on this machine; else digits. It prints one line (stderr)
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from explorer.data import decode, sources
+from explorer.data import decode, own, registry, sources
 from explorer.data.checks import count
+from explorer.data.openml import is_openml_name, load_openml, openml_key
 from explorer.data.registry import REGISTRY, DatasetSpec, canonical_name, spec_of
+from explorer.data.tables import changed, is_file_name, load_file, sha256_of, upload
 from explorer.errors import DataError
 
 _POST_TRAIN, _POST_TEST = 40_000, 500
@@ -41,17 +45,34 @@ _POST_TRAIN, _POST_TEST = 40_000, 500
 
 @dataclass(repr=False)
 class Dataset:
-    """Inputs flattened to (n, n_features) float32 in [0, 1]; labels int64 in 0..n_classes-1."""
+    """Inputs flattened to (n, n_features) float32 in [0, 1]; labels int64 in 0..n_classes-1.
+
+    `Dataset.from_arrays(X, y, ...)` makes one from your arrays (own.py: the checks, the label
+    mapping, the split and the scaling it records); `load("file.csv")` from a file (tables.py)."""
 
     name: str
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    image_shape: tuple
+    image_shape: tuple | None   # one sample as an image; None: tabular features (views draw bars)
     classes: list = field(default_factory=list)
     source: str = ""
     chosen_because: str = ""  # why load("auto") chose this data set ("" when it was named)
+    feature_names: list | None = None   # one per input; None for the registry's images
+    scaling: dict = field(default_factory=dict)  # how from_arrays scaled the inputs (own.py)
+    sha256: str = ""            # of the file it was read from ("" otherwise)
+
+    @classmethod
+    def from_arrays(cls, X, y, X_test=None, y_test=None, *, name="arrays", classes=None, image_shape=None,
+                    feature_names=None, test_fraction=0.2, seed=0, scale="minmax", shuffle=True,
+                    copy=True) -> Dataset:
+        """Your arrays, checked, labels mapped to classes, split (without X_test: a seeded random
+        `test_fraction` of the rows), shuffled and scaled (min-max per feature, fit on the training
+        part; recorded in `scaling`); own.py states each rule. One DataError line for bad input."""
+        return cls(**own.from_arrays(X, y, X_test, y_test, name=name, classes=classes, image_shape=image_shape,
+                                     feature_names=feature_names, test_fraction=test_fraction, seed=seed,
+                                     scale=scale, shuffle=shuffle, copy=copy))
 
     @property
     def n_features(self) -> int:
@@ -203,9 +224,110 @@ def _choose_auto(data_dir, download, verbose) -> tuple[str, str]:
 # ---------------------------------------------------------------- public
 
 
+def kind_of(name) -> str:
+    """'file' (a .csv/.npz path), 'openml' (openml:NAME_OR_ID), 'auto' or 'registry' (a registered
+    name or alias); DataError for anything else."""
+    if isinstance(name, Path) or is_file_name(name):
+        return "file"
+    if is_openml_name(name):
+        return "openml"
+    return "auto" if canonical_name(name) == "auto" else "registry"
+
+
+def dataset_name(name) -> str:
+    """The canonical form of a data set name: registry names canonical, openml:KEY stripped,
+    a file's path as given."""
+    kind = kind_of(name)
+    if kind == "file":
+        return str(name).strip()
+    return openml_key(name) if kind == "openml" else canonical_name(name)
+
+
+_SIZES: dict = {}   # a file's (or OpenML set's) key -> (inputs, classes), found by loading it once
+
+
+def io_sizes(name, data_dir=None, *, label_column=None, sha256=None) -> tuple[int, int]:
+    """(inputs, classes) of a data set: the registry's from its spec ('auto' as MNIST's, the
+    largest it picks), a file's or OpenML's by loading it (once per file version in a process):
+    what a run's memory and a comparison's budget are sized by."""
+    kind = kind_of(name)
+    if kind in ("auto", "registry"):
+        return registry.io_sizes(name)
+    key = (dataset_name(name), label_column, sha256)
+    if kind == "file":
+        p = Path(key[0]).expanduser()
+        st = p.stat() if p.is_file() else None
+        key += (str(p.resolve()), st and st.st_size, st and st.st_mtime_ns)
+    if key not in _SIZES:
+        ds = load(name, data_dir, label_column=label_column, sha256=sha256, verbose=False)
+        _SIZES[key] = (ds.n_features, ds.n_classes)
+    return _SIZES[key]
+
+
+def check_data_settings(name, data_dir, label_column, sha256) -> None:
+    """The settings that go with a data set's kind (RunConfig.validate): label_column with a CSV,
+    sha256 (64 hex digits) with a file, data_dir with the registry's; DataError otherwise."""
+    kind = kind_of(name)
+    if label_column is not None and not str(name).strip().lower().endswith(".csv"):
+        raise DataError(f"label_column={label_column!r} picks a CSV file's label column; {name!r} is not a .csv file")
+    if sha256 is not None and (kind != "file" or not re.fullmatch(r"[0-9a-f]{64}", str(sha256))):
+        raise DataError(f"dataset_sha256={sha256!r}: expected the 64 hex digits of a dataset file's SHA-256 (and "
+                        f"dataset naming that file)")
+    if data_dir is not None and kind in ("file", "openml"):
+        raise DataError(f"data_dir is where the registry's data sets are looked for; {name} is read from its "
+                        f"{'path' if kind == 'file' else 'OpenML cache'}: leave data_dir out")
+
+
+def pinned_sha256(name, recorded, dataset=None):
+    """The SHA-256 a config naming `name` records: None unless it is a file; the hash of the file
+    `dataset` was read from (or of the file itself); DataError if `recorded` differs."""
+    if kind_of(name) != "file":
+        return recorded
+    digest = getattr(dataset, "sha256", "") if dataset is not None else sha256_of(name)
+    if digest and recorded not in (None, digest):
+        raise DataError(changed(str(name), digest, recorded))
+    return digest or recorded
+
+
+def _own(name, kind, data_dir, heldout, seed, label_column, sha256, test_fraction) -> Dataset:
+    """A file's or OpenML's data set, whole (the splits of load() come after)."""
+    check_data_settings(name, data_dir, label_column, sha256)
+    if heldout is not None:
+        raise DataError(f"heldout='post' is the post's protocol for MNIST-shaped data, not {name}; use validation= "
+                        f"instead")
+    if kind == "openml":
+        if label_column is not None or sha256 is not None:
+            raise DataError(f"label_column and sha256 are for data files; {name} comes from OpenML")
+        return Dataset(**load_openml(name, seed=seed, test_fraction=test_fraction))
+    return Dataset(**load_file(name, label_column=label_column, sha256=sha256, seed=seed, test_fraction=test_fraction))
+
+
+def from_upload(name: str, content: bytes, label_column=None, *, seed=0, test_fraction=0.2) -> Dataset:
+    """An uploaded .csv or .npz file (its name as uploaded and its bytes) as a Dataset, read like
+    load(path) reads one (tables.py), or one DataError line: files over MAX_UPLOAD_BYTES are
+    refused before anything is parsed. For the dashboard's upload control."""
+    return Dataset(**upload(name, content, label_column, seed=seed, test_fraction=test_fraction))
+
+
 def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None, validation=0,
-         seed=0, download=True, verbose=True) -> Dataset:
-    """Load a data set by name; see the module docstrings for places, formats and splits."""
+         seed=0, download=True, verbose=True, label_column=None, sha256=None, test_fraction=0.2) -> Dataset:
+    """Load a data set by name, or a .csv/.npz file by path, or openml:NAME_OR_ID; see the module
+    docstrings for places, formats and splits (tables.py and openml.py for files and OpenML,
+    where `seed` and `test_fraction` choose the test set, `label_column` a CSV's labels, and
+    `sha256` refuses a file whose hash differs)."""
+    kind = kind_of(name)
+    if kind in ("file", "openml"):
+        n_train, n_test = count(n_train, "n_train"), count(n_test, "n_test")
+        validation = count(validation, "validation") or 0
+        ds = _own(dataset_name(name), kind, data_dir, heldout, seed, label_column, sha256, test_fraction)
+        (_, a, b), (_, c, d) = _plan(ds.name, ds.n_train, ds.n_test, n_train, n_test, None, validation)
+        if validation:  # both parts are slices of the training part
+            X, y = ds.X_train, ds.y_train
+            return dataclasses.replace(ds, X_train=X[a:b], y_train=y[a:b], X_test=X[c:d], y_test=y[c:d])
+        return dataclasses.replace(ds, X_train=ds.X_train[a:b], y_train=ds.y_train[a:b], X_test=ds.X_test[c:d],
+                                   y_test=ds.y_test[c:d])
+    if label_column is not None or sha256 is not None:
+        raise DataError(f"label_column and sha256 are for data files (.csv, .npz), not {name!r}")
     name = canonical_name(name)
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():  # even where it is not read (digits)
         raise DataError(f"data_dir {str(data_dir)!r} is not a folder; pass an existing folder or leave it out")

@@ -194,7 +194,8 @@ def canonical_name(name) -> str:
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in REGISTRY and key != "auto":
-        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(REGISTRY)} or 'auto'")
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(REGISTRY)} or 'auto', or pass a .csv "
+                        f"or .npz file or openml:NAME_OR_ID")
     return key
 
 

@@ -250,7 +250,11 @@ def fetch(name, data_dir=None, progress=True, *, mirrors=None) -> Path:
 def reachable(spec: DatasetSpec, timeout: float = _PROBE_SECONDS) -> bool:
     """Does any mirror answer a HEAD for the first file within `timeout` seconds?"""
     fname = next(iter(spec.files))     # HEAD only: the size does not matter
-    urls = [m.rstrip("/") + "/" + fname for m in mirrors_of(spec)]
+    return answers([m.rstrip("/") + "/" + fname for m in mirrors_of(spec)], timeout)
+
+
+def answers(urls, timeout: float = _PROBE_SECONDS) -> bool:
+    """Does any of `urls` answer a HEAD request (2xx/3xx) within `timeout` seconds in all?"""
     answered = []
 
     def probe():

@@ -57,17 +57,18 @@ DESCRIPTION = ("Run, at one input-layer budget on the post's protocol (784-128-1
 # -- the methods ------------------------------------------------------------------------------
 def input_layer_size(base: RunConfig) -> int:
     """Weights of the input layer: (inputs + the bias) x the first hidden layer's units."""
-    from ..data import REGISTRY, canonical_name
+    from ..data import io_sizes
 
-    return (REGISTRY[canonical_name(base.dataset)].n_features + 1) * base.hidden[0]
+    return (io_sizes(base.dataset, **base.data_args())[0] + 1) * base.hidden[0]
 
 
-def net_shape(dataset: str, hidden) -> str:
-    """784-128-10 for MNIST-shaped data and hidden (128,)."""
-    from ..data import REGISTRY, canonical_name
+def net_shape(protocol: dict) -> str:
+    """784-128-10 for MNIST-shaped data and hidden (128,); `protocol` is a RunConfig's dict."""
+    from ..data import io_sizes
 
-    spec = REGISTRY[canonical_name(dataset)]
-    return "-".join(str(n) for n in (spec.n_features, *hidden, len(spec.classes)))
+    cfg = RunConfig.from_dict(protocol)
+    n_in, n_out = io_sizes(cfg.dataset, **cfg.data_args())
+    return "-".join(str(n) for n in (n_in, *cfg.hidden, n_out))
 
 
 def random_rule(budget: int, size: int) -> str:
@@ -142,13 +143,14 @@ def describe(cfg: RunConfig) -> str:
 
 
 # -- planning ---------------------------------------------------------------------------------
-def base_config(dataset: str, data_dir=None, steps: int = STEPS) -> RunConfig:
-    """The post's protocol on the (resolved) data set and its own train/test split."""
+def base_config(dataset: str, data_dir=None, steps: int = STEPS, label_column=None) -> RunConfig:
+    """The post's protocol on the (resolved) data set and its own train/test split (a data file's:
+    its seeded split, its SHA-256 recorded)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"--steps {steps!r}: expected a whole number >= 1 (SGD steps after the burn-in)")
-    return RunConfig(dataset=dataset, data_dir=data_dir, hidden=(128,), activation="tanh", init="post",
-                     init_scale=1e-5, burn_in=200, prune_layers=(0,), steps=steps, batch_size=1,
-                     lr=0.01).validate()
+    return RunConfig(dataset=dataset, data_dir=data_dir, label_column=label_column, hidden=(128,), activation="tanh",
+                     init="post", init_scale=1e-5, burn_in=200, prune_layers=(0,), steps=steps, batch_size=1,
+                     lr=0.01).validate().with_data()
 
 
 def check_budget(budget, base: RunConfig) -> int:
@@ -163,7 +165,7 @@ def check_budget(budget, base: RunConfig) -> int:
 
 
 def plan(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, methods=None,
-         verbose=False) -> list[tuple[str, RunConfig]]:
+         verbose=False, label_column=None) -> list[tuple[str, RunConfig]]:
     """Every run, as (method, config), method by method and seed by seed; nothing runs. Resolves
     "auto" to a data set (loading one sample) and checks the budget, seeds, steps and methods."""
     methods = list(METHODS) if methods is None else list(methods)
@@ -171,22 +173,22 @@ def plan(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, met
     if unknown or not methods:
         raise ConfigError(f"methods={methods!r}: expected some of {', '.join(METHODS)}")
     check_seeds(seeds)
-    base = base_config(_resolve(dataset, data_dir, verbose), data_dir, steps)
+    base = base_config(_resolve(dataset, data_dir, verbose), data_dir, steps, label_column)
     budget = check_budget(budget, base)
     return [(m, METHODS[m](base, budget).replace(seed=s).validate()) for m in methods for s in range(seeds)]
 
 
 def _resolve(dataset, data_dir, verbose) -> str:
-    from ..data import canonical_name, load
+    from ..data import dataset_name, load
 
     if dataset != "auto":
-        return canonical_name(dataset)
+        return dataset_name(dataset)
     return load("auto", data_dir, n_train=1, n_test=1, verbose=verbose).name
 
 
 # -- running ----------------------------------------------------------------------------------
 def compare(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, out="compare", executor=None,
-            workers=None, progress=True, formats=("html", "png", "svg"), methods=None) -> dict:
+            workers=None, progress=True, formats=("html", "png", "svg"), methods=None, label_column=None) -> dict:
     """Run every method at `budget` input weights for seeds 0..seeds-1, through explorer.sweep.
 
     Writes OUT/runs.jsonl (the sweep's, resumable), results.csv, results.json and the figures
@@ -199,12 +201,12 @@ def compare(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, 
     from .summary import csv_text
     from .sweeps import sweep
 
-    runs = plan(budget, seeds, dataset, data_dir, steps, methods, verbose=bool(progress))
+    runs = plan(budget, seeds, dataset, data_dir, steps, methods, verbose=bool(progress), label_column=label_column)
     t0 = time.perf_counter()
     records = sweep([c for _, c in runs], executor=executor, out=out, progress=progress, workers=workers)
     wall = time.perf_counter() - t0
     rows = table(runs, records, budget)
-    base = base_config(runs[0][1].dataset, data_dir, steps)
+    base = base_config(runs[0][1].dataset, data_dir, steps, label_column)
     result = {"dataset": base.dataset, "budget": budget, "seeds": seeds, "steps": steps,
               "split": split_text(records), "protocol": base.to_dict(),
               "methods": {m: c.to_dict() for m, c in runs if c.seed == 0}, "rows": rows,
@@ -292,7 +294,7 @@ def format_table(result) -> str:
              for line in [head, *body]]
     p = result["protocol"]
     first = f"Data: {result['split']}"
-    shape = net_shape(p["dataset"], p["hidden"])
+    shape = net_shape(p)
     second = (f"Budget: {result['budget']:,} input weights; {shape} {p['activation']}, batch {p['batch_size']}, "
               f"lr {p['lr']}, {p['burn_in']} + {p['steps']:,} SGD steps; {result['seeds']} seed(s), accuracy "
               f"on the test set")

@@ -12,7 +12,7 @@ What it owns:
     process; on the executor when there is one), so those problems are one-line errors, not a
     column of failed runs.
   * `run_one(config, run_id)`: what a worker runs. It loads the data set itself (cached per
-    process, keyed by dataset, data_dir, split and n_train/n_test), trains, and returns the
+    process, keyed by dataset, its load() settings, split and n_train/n_test), trains, and returns the
     results dict of `explorer train --json` plus `run_id`, `status` and `error`. An exception
     becomes a record with status "failed" and a one-line error; it never stops the others.
   * Stopping. Ctrl-C (SIGINT) stops handing out runs, cancels the queued ones, gives the
@@ -38,6 +38,11 @@ What it owns:
 The data set split of the post (`load(..., heldout="post")`) is not a RunConfig field; a sweep
 asks for it with `extra={"heldout": "post"}` in the config (`--heldout post` on the command
 line), so it is part of the run's identity and of its record.
+
+A data file (`dataset="wine.csv"`) is hashed once in this process before any run and its SHA-256
+recorded in every config (`dataset_sha256`), so the runs' identities change when the file does
+(a resumed sweep does not mix two versions of it) and every worker refuses a file that differs
+from the one hashed. Workers on other machines (Dask) read the same path: a shared folder.
 """
 
 from __future__ import annotations
@@ -61,7 +66,8 @@ from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool
 from .runlog import RUNS_FILE, RunLog
 
 __all__ = ["GRID_HELP", "RUNS_FILE", "RunLog", "SweepInterrupted", "SweepStopped", "canonical", "check_data",
-           "dask_executor", "data_problem", "grid", "process_pool", "read_grid", "run_id", "run_one", "sweep"]
+           "dask_executor", "data_key", "data_problem", "grid", "process_pool", "read_grid", "run_id", "run_one",
+           "sweep"]
 
 
 # -- identity ---------------------------------------------------------------------------------
@@ -83,19 +89,24 @@ def run_id(config) -> str:
 
 
 # -- the worker side --------------------------------------------------------------------------
-_DATA: OrderedDict = OrderedDict()  # per process: (dataset, data_dir, heldout, n_train, n_test) -> Dataset
+_DATA: OrderedDict = OrderedDict()  # per process: data_key(cfg) -> Dataset
 _DATA_LOCK = threading.Lock()
 _DATA_KEEP = 2
+
+
+def data_key(cfg: RunConfig) -> tuple:
+    """What the data of a run depend on: (dataset, heldout, n_train, n_test, load()'s other keywords)."""
+    return (cfg.dataset, cfg.extra.get("heldout"), cfg.n_train, cfg.n_test, tuple(sorted(cfg.data_args().items())))
 
 
 def _dataset(cfg: RunConfig):
     from ..data import load
 
-    key = (cfg.dataset, cfg.data_dir, cfg.extra.get("heldout"), cfg.n_train, cfg.n_test)
+    key = data_key(cfg)
     with _DATA_LOCK:  # threads of one Dask worker share the cache
         if key not in _DATA:
-            _DATA[key] = load(cfg.dataset, cfg.data_dir, n_train=cfg.n_train, n_test=cfg.n_test,
-                              heldout=cfg.extra.get("heldout"), verbose=False)
+            _DATA[key] = load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, heldout=cfg.extra.get("heldout"),
+                              verbose=False, **cfg.data_args())
             while len(_DATA) > _DATA_KEEP:
                 _DATA.popitem(last=False)
         _DATA.move_to_end(key)
@@ -151,26 +162,27 @@ def process_pool(workers: int | None = None, context: str | None = None) -> Work
 
 # -- data, checked before any run -----------------------------------------------------------
 def data_problem(key) -> str | None:
-    """None if the data a run needs loads, else why not, in one line. `key` is (dataset,
-    data_dir, heldout, n_train, n_test); without n_train/n_test one sample of each part is loaded."""
-    from ..data import REGISTRY, canonical_name, load
+    """None if the data a run needs loads, else why not, in one line. `key` is data_key(config);
+    without n_train/n_test one sample of each part is loaded."""
+    from ..data import REGISTRY, kind_of, load
 
-    dataset, data_dir, heldout, n_train, n_test = key
+    dataset, heldout, n_train, n_test, args = key
+    args = dict(args)
     own = f"leave --heldout out to use {dataset}'s own train/test split"
     try:
-        if heldout is not None and not REGISTRY[canonical_name(dataset)].mnist_shaped:
+        if heldout is not None and (kind_of(dataset) != "registry" or not REGISTRY[dataset].mnist_shaped):
             return (f"--heldout {heldout}: the post's split is for MNIST-shaped data (28x28 images: mnist, "
                     f"fashion-mnist, random), not {dataset}; {own}")
-        load(dataset, data_dir, n_train=n_train or 1, n_test=n_test or 1, heldout=heldout, verbose=False)
+        load(dataset, n_train=n_train or 1, n_test=n_test or 1, heldout=heldout, verbose=False, **args)
     except ExplorerError as e:
         if heldout is None:
             return str(e)
         try:  # is the data there, and only too small for the post's split?
-            load(dataset, data_dir, n_train=1, n_test=1, verbose=False)
+            load(dataset, n_train=1, n_test=1, verbose=False, **args)
         except ExplorerError as again:
             return str(again)
         try:
-            load(dataset, data_dir, n_train=1, n_test=1, heldout=heldout, verbose=False)
+            load(dataset, n_train=1, n_test=1, heldout=heldout, verbose=False, **args)
         except ExplorerError:
             return f"--heldout {heldout}: the post's split needs 40,500 training samples and {dataset} has fewer; {own}"
         return str(e)
@@ -182,8 +194,7 @@ def data_problem(key) -> str | None:
 def check_data(configs, executor=None) -> None:
     """A one-line ExplorerError unless every distinct data set of `configs` loads -- here, or on
     `executor` (where the runs will run) if one is given."""
-    keys = list(dict.fromkeys((c.dataset, c.data_dir, c.extra.get("heldout"), c.n_train, c.n_test)
-                              for c in configs))
+    keys = list(dict.fromkeys(data_key(c) for c in configs))
     if executor is None or isinstance(executor, WorkerPool):  # this machine
         problems = [data_problem(k) for k in keys]
     else:
@@ -200,8 +211,9 @@ def _cost(cfg: RunConfig) -> float:
     return (cfg.burn_in + cfg.steps) * cfg.batch_size * width
 
 
-def _resolve_auto(cfgs: list[RunConfig], verbose: bool) -> list[RunConfig]:
-    """Pick the data set for 'auto' once, in the parent, so every worker trains on the same one."""
+def _resolve_data(cfgs: list[RunConfig], verbose: bool) -> list[RunConfig]:
+    """Pick the data set for 'auto', and hash each data file, once, in the parent, so every worker
+    trains on the same data (see the module docstring)."""
     from ..data import load
 
     chosen: dict = {}
@@ -211,7 +223,10 @@ def _resolve_auto(cfgs: list[RunConfig], verbose: bool) -> list[RunConfig]:
             if c.data_dir not in chosen:
                 chosen[c.data_dir] = load("auto", c.data_dir, n_train=1, n_test=1, verbose=verbose).name
             c = c.replace(dataset=chosen[c.data_dir])
-        out.append(c)
+        key = (c.dataset, c.dataset_sha256)
+        if key not in chosen:
+            chosen[key] = c.with_data().dataset_sha256
+        out.append(c.replace(dataset_sha256=chosen[key]))
     return out
 
 
@@ -261,7 +276,7 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
     log = RunLog(out) if out is not None else None
     if log is not None:
         log.check()
-    cfgs = _resolve_auto(cfgs, verbose=bool(progress))
+    cfgs = _resolve_data(cfgs, verbose=bool(progress))
     ids = [run_id(c) for c in cfgs]
     unique = dict(zip(ids, cfgs))
     if check:

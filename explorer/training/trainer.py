@@ -81,7 +81,8 @@ class Trainer:
         if dataset is None:
             from ..data import load
 
-            dataset = load(cfg.dataset, cfg.data_dir)
+            dataset = load(cfg.dataset, **cfg.data_args())
+        self.config = cfg = cfg.with_data(dataset)  # a file's SHA-256: the config reproduces the run, or refuses
         self.data = prepare(dataset, cfg.n_train, cfg.n_test)
         if cfg.batch_size > self.data.n_train:
             raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {self.data.n_train:,} training "
