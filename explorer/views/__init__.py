@@ -10,7 +10,8 @@ top): WeightHistogram (|w| log-log, the cut's threshold and preview), AccuracyLo
 test accuracy, events, a dense reference), HistogramOverTime (step x log|w| heatmap),
 GradientFeedback (|g| per |w| decile, Spearman over steps), Survivors (surviving input
 weights as images, mask stability), Connectivity (weights per input pixel, coverage, rewirings),
-Speed (us/sample, weights alive, speed-up). A new view
+Speed (us/sample, weights alive, speed-up). Inputs that are not images (a CSV's features) get
+per-feature bars in Survivors and Connectivity instead of pictures (features.py). A new view
 is a module here with a View subclass, one entry in VIEWS, and its test.
 
 May import: training (the Callback protocol, Series), sparsity, stats and errors; never

@@ -3,6 +3,10 @@ three 32x32 colour channels side by side for CIFAR-10), and the mask-stability c
 much the cut made at step s overlaps the cut actually made at the end of the burn-in
 (explorer.stats.mask_stability), beside a random mask of the same size.
 
+Inputs that are not images (a CSV's features; features.py says when) are drawn as bars
+instead: per feature, the sum of its surviving weights into every hidden unit, w > 0 and
+w < 0 apart, the features ranked by their surviving |w| -- which features keep weights.
+
 Pruned weights are zero and drawn white (a diverging colour scale centred on 0, with a
 colour bar in units of the step's 99th percentile |w|). Units are the `n_units` with the most
 surviving inputs (the first ones before the cut). Snapshots of the layer for the stability
@@ -19,21 +23,10 @@ from ..sparsity.prune import cut_rng
 from ..stats import mask_stability
 from ..training.series import Series
 from .base import COLORS, WIDTH, FigureWidget, Frame, View, image_and_curve_layout
+from .features import MAX_BARS, add_bar_axes, input_shape, names_of, short, show_bars, top
 
 MAX_SNAPSHOT = 2_000_000  # weights: larger input layers get no stability curve (memory)
-
-
-def _image_shape(n_inputs: int, image_shape=None):
-    if image_shape is not None and int(np.prod(image_shape)) == n_inputs:
-        return tuple(image_shape)
-    side = int(round(np.sqrt(n_inputs)))
-    if side * side == n_inputs:
-        return (side, side)
-    if n_inputs % 3 == 0:
-        s3 = int(round(np.sqrt(n_inputs // 3)))
-        if s3 * s3 * 3 == n_inputs:
-            return (s3, s3, 3)
-    return (1, n_inputs)
+BLUE, RED = "#2166ac", "#b2182b"  # RdBu's ends: the images' colours for w > 0 and w < 0
 
 
 def tile(W: np.ndarray, image_shape, cols: int) -> np.ndarray:
@@ -71,9 +64,11 @@ class Survivors(View):
         self._snaps = Series(snapshots, columns=2)  # (step, weights of the input layer) in the burn-in
         self.stability = None
         self.units = None
-        layout = image_and_curve_layout("surviving input weights of hidden units", 0.5, 0.24,
-                                        "burn-in step the cut is made at", "Jaccard with the cut made",
-                                        "input weights of the strongest hidden units appear here", height, width)
+        layout = add_bar_axes(image_and_curve_layout("surviving input weights of hidden units", 0.5, 0.24,
+                                                     "burn-in step the cut is made at", "Jaccard with the cut made",
+                                                     "input weights of the strongest hidden units appear here",
+                                                     height, width))
+        layout["barmode"] = "relative"  # w > 0 to the right of 0, w < 0 to the left
         self.fig = FigureWidget(
             data=[
                 go.Heatmap(name="input weights", z=[], colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=True,
@@ -83,6 +78,10 @@ class Survivors(View):
                            marker=dict(size=5), line=dict(color=COLORS["sparse"])),
                 go.Scatter(name="a random mask", x=[], y=[], mode="lines", xaxis="x2", yaxis="y2",
                            line=dict(color=COLORS["ref"], dash="dot")),
+                *(go.Bar(name=name, x=[], y=[], orientation="h", xaxis="x3", yaxis="y3", visible=False,
+                         marker=dict(color=color), customdata=[],
+                         hovertemplate="%{customdata}: %{x:.3g}<extra>" + name + "</extra>")
+                  for name, color in (("sum of w > 0", BLUE), ("sum of w < 0", RED))),
             ],
             layout=layout,
         )
@@ -102,19 +101,42 @@ class Survivors(View):
     def _sample(self, trainer) -> dict:
         s = trainer.state
         lv = s.layers[0]
+        if not lv.sparse:  # the burn-in's weights, for the stability curve
+            fresh = not len(self._snaps) or self._snaps[0][-1] != s.step
+            if s.phase == "burn_in" and lv.n_total <= MAX_SNAPSHOT and fresh:
+                self._snaps.append(s.step, np.array(lv.weights(), copy=True))
+                if s.step == trainer.config.burn_in:  # the weights the cut is made from
+                    self._stability(trainer)
+        if input_shape(trainer, lv.shape[0] - 1, self.image_shape) is None:
+            return self._features(trainer, lv)
         if lv.sparse:  # from the survivors' positions: O(surviving weights + units), any width
             cols = self._sparse_columns(lv)
         else:  # the dense weights themselves (a view)
             W = lv.weights()
-            fresh = not len(self._snaps) or self._snaps[0][-1] != s.step
-            if s.phase == "burn_in" and lv.n_total <= MAX_SNAPSHOT and fresh:
-                self._snaps.append(s.step, np.array(W, copy=True))
-                if s.step == trainer.config.burn_in:  # the weights the cut is made from
-                    self._stability(trainer)
             self.units = np.arange(min(self.n_units, W.shape[1]))
             cols = W[:-1][:, self.units]
         return {"cols": cols.astype(np.float32), "alive": int((cols != 0).sum()), "stability": self.stability,
                 "step": s.step}
+
+    def _features(self, trainer, lv) -> dict:
+        """Per input feature: the sums of its surviving w > 0 and w < 0 over every hidden unit and
+        how many it keeps (from the survivors' positions when sparse)."""
+        n_in, n_out = lv.shape
+        if lv.sparse:
+            rows, vals = lv.positions() // n_out, lv.values
+            px = (rows < n_in - 1) & (vals != 0)
+            r, v = rows[px], vals[px]
+            pos = np.bincount(r, weights=np.maximum(v, 0), minlength=n_in - 1)
+            neg = np.bincount(r, weights=np.minimum(v, 0), minlength=n_in - 1)
+            kept = np.bincount(r, minlength=n_in - 1)
+        else:
+            W = lv.weights()[:-1]
+            pos, neg = np.where(W > 0, W, 0).sum(axis=1), np.where(W < 0, W, 0).sum(axis=1)
+            kept = np.count_nonzero(W, axis=1)
+        self.units = None
+        return {"features": True, "pos": pos.astype(np.float32), "neg": neg.astype(np.float32),
+                "kept": kept.astype(np.int32), "names": names_of(trainer, n_in - 1), "stability": self.stability,
+                "step": trainer.state.step}
 
     def _sparse_columns(self, lv) -> np.ndarray:
         """The input weights (bias row left out) of the units drawn: the n_units with the most
@@ -157,13 +179,47 @@ class Survivors(View):
             return
         f = self.patch
         f.layout.annotations = []
-        cols = s["cols"]
         t = frame.trainer
-        shape = _image_shape(cols.shape[0], self.image_shape or (t.image_shape if t is not None else None))
+        bars = "features" in s
+        show_bars(f, bars, image_traces=(0,), bar_traces=(3, 4))
+        self._curve(f, s, t)
+        if bars:
+            self._bars(f, s)
+        else:
+            self._images(f, s, t)
+
+    def _images(self, f, s, t) -> None:
+        cols = s["cols"]
+        shape = input_shape(t, cols.shape[0], self.image_shape) or (1, cols.shape[0])
         Z = tile(cols, shape, self.cols)
         nz = np.abs(Z[np.isfinite(Z) & (Z != 0)])
         m = float(np.percentile(nz, 99)) if nz.size else 1.0  # robust: a few big weights do not wash out
         f.data[0].update(z=np.round(np.clip(Z / (m or 1.0), -1, 1), 3))
+        n, st = cols.shape[1], s["stability"]
+        if st is not None:
+            sub = "right: how much a cut made earlier would keep of the cut made"
+        elif t is not None and not t.config.burn_in:
+            sub = "right: none here: with no burn-in there is no earlier cut to compare with"
+        else:
+            sub = "right: after the burn-in, how much an earlier cut would have kept of the cut made"
+        self.title(f, f"input weights of {n} hidden units at step {s['step']:,}: {s['alive']:,} of "
+                      f"{cols.size:,} alive", sub)
+
+    def _bars(self, f, s) -> None:
+        pos, neg, kept, names = s["pos"], s["neg"], s["kept"], s["names"]
+        idx = top(pos - neg)  # ranked by surviving |w|
+        labels = short(names, idx)
+        full = [str(names[j]) for j in idx]
+        f.data[3].update(x=np.round(pos[idx], 4), y=labels, customdata=full)
+        f.data[4].update(x=np.round(neg[idx], 4), y=labels, customdata=full)
+        n, keep = len(names), int(np.count_nonzero(kept))
+        shown = f"the top {len(idx)} of {n:,} features" if n > MAX_BARS else f"all {n} features"
+        self.title(f, f"surviving input weights per feature at step {s['step']:,}: {keep:,} of {n:,} features "
+                      f"keep weights", f"bars: the sums of w > 0 and w < 0 into every hidden unit, {shown}, ranked "
+                                       f"by |w|")
+
+    def _curve(self, f, s, t) -> None:
+        """The right-hand curve: how much an earlier cut would have kept of the cut made."""
         st = s["stability"]
         if t is not None and t.config.burn_in:
             f.layout.xaxis2.range = [0, t.config.burn_in * 1.04]
@@ -173,12 +229,3 @@ class Survivors(View):
         else:
             f.data[1].update(x=[], y=[])
             f.data[2].update(x=[], y=[])
-        n = cols.shape[1]
-        if st is not None:
-            sub = "right: how much a cut made earlier would keep of the cut made"
-        elif t is not None and not t.config.burn_in:
-            sub = "right: none here: with no burn-in there is no earlier cut to compare with"
-        else:
-            sub = "right: after the burn-in, how much an earlier cut would have kept of the cut made"
-        self.title(f, f"input weights of {n} hidden units at step {s['step']:,}: {s['alive']:,} of "
-                      f"{cols.size:,} alive", sub)
