@@ -16,7 +16,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01-explore", "02-reproduce-the-post", "03-heavy-tails", "04-gradient-feedback",
-         "05-sweeps-and-scaling"]
+         "05-sweeps-and-scaling", "06-beyond-the-post", "07-bring-your-own-data"]
 
 
 def _offline_dataset() -> str:
@@ -210,3 +210,33 @@ def test_06_beyond_the_post(tmp_path, dataset):
     assert f"Data set: {dataset}" in text and "method   how" in text  # the data line and the table
     assert (tmp_path / "compare" / "runs.jsonl").is_file()
     check_printed("06", nb)
+
+
+@pytest.mark.slow
+def test_07_bring_your_own_data(tmp_path, dataset):
+    r, nb = execute("07-bring-your-own-data", tmp_path, DATASET=dataset, STEPS=6000, SEEDS=2, WORKERS=2,
+                    N_IMAGES=2000)
+    assert r["dataset"] == dataset
+    budgets = {"wine": round(14 * 128 * 3140 / 100480), "breast_cancer": round(31 * 128 * 3140 / 100480)}
+    for name, budget in budgets.items():
+        t = r["tables"][name]
+        assert t["budget"] == budget and set(t["rows"]) == {"dense", "post", "random", "set"}
+        for m, row in t["rows"].items():
+            assert row["failed"] == 0 and 0 <= row["accuracy"] <= 1, (name, m)
+            assert row["input_weights"] == (budget if m != "dense" else 128 * (14 if name == "wine" else 31))
+    f = r["features"]
+    assert f["dataset"] == "breast_cancer" and 1 <= f["post_features"] <= 30 and f["random_features"] <= 30
+    tails = r["tails"]
+    assert set(tails) == {"wine", "breast_cancer", dataset, "random"}
+    for name, row in tails.items():
+        assert abs(row["kurtosis init"] - 1.8) < 0.1 and abs(row["top1 init"] - 0.02) < 0.003  # uniform at step 0
+        assert ("kurtosis trained" in row) == (name != "random") and 0 < row["rank1"] <= 1 and row["moved"] > 0
+    # the printed verdicts are computed from the same numbers
+    assert set(r["heavier_than_random"]) == {n for n, x in tails.items() if n != "random"
+                                             and x["kurtosis burn-in"] > tails["random"]["kurtosis burn-in"]}
+    assert set(r["follows_mean"]) == {n for n, x in tails.items() if n != "random" and x["mean_spearman"] >= 0.5}
+    assert tails[dataset]["moved"] > 10 * max(tails["wine"]["moved"], tails["breast_cancer"]["moved"])
+    assert r["peak_rss_mb"] < 1500
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert "from_arrays gives the same split and inputs: True" in text and "False" not in text
+    check_printed("07", nb)
