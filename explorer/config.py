@@ -260,11 +260,12 @@ SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclass
 
 
 def choices(name: str) -> tuple:
-    """The valid values of a choice setting (the data sets come from the data registry)."""
+    """The values of a choice setting: data sets from the registry, then the files and OpenML sets
+    that a checked config named in this session (data.session_datasets: the dashboard's menu)."""
     if name == "dataset":
-        from .data import DATASETS
+        from .data import DATASETS, session_datasets
 
-        return ("auto", *DATASETS)
+        return ("auto", *DATASETS, *session_datasets())
     return SETTINGS[name].choices
 
 

@@ -240,6 +240,20 @@ def test_a_link_carries_only_registry_names(files):
     assert f"--dataset {files['wine.csv']}" in train_command(own) and "--label-column class" in train_command(own)
 
 
+def test_the_dashboard_takes_a_file_lists_it_in_its_menu_and_draws_feature_bars(files):
+    pytest.importorskip("ipywidgets")
+    from explorer import Explorer
+    from explorer.config import choices
+
+    path = str(files["wine.csv"])
+    e = Explorer(dataset=path, steps=2000, pace="fast")
+    assert "ready: wine, 13-128-3" in e.status.value, e.status.value
+    assert path in choices("dataset") and e.controls["dataset"].value == path  # the session's data sets
+    e.run_sync()
+    assert " done " in e.status.value.replace("&middot;", " "), e.status.value
+    assert "of 13 features hold a weight" in e.views["connectivity"].fig.layout.title.text
+
+
 def test_cli_train_on_a_file_with_its_label_column(files, tmp_path, capsys):
     out = tmp_path / "r.json"
     argv = ["train", "--dataset", str(files["breast_cancer.csv"]), "--label-column", "diagnosis", "--hidden", "16",

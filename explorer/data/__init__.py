@@ -29,6 +29,7 @@ from explorer.data.dataset import (
     list_report,
     load,
     pinned_sha256,
+    session_datasets,
 )
 from explorer.data.own import MAX_CLASSES
 from explorer.data.registry import (
@@ -49,4 +50,4 @@ from explorer.errors import DataError
 __all__ = ["CLASSES", "DATASETS", "FORMATS", "MAX_ARRAY_BYTES", "MAX_CLASSES", "MAX_FILE_BYTES", "MAX_UPLOAD_BYTES",
            "REGISTRY", "SHAPES", "DataError", "Dataset", "DatasetSpec", "TrainingData", "cache_dir", "canonical_name",
            "check_data_settings", "dataset_name", "fetch", "from_upload", "io_sizes", "kind_of",
-           "list_report", "load", "pinned_sha256", "prepare", "register", "sha256_of", "unregister"]
+           "list_report", "load", "pinned_sha256", "prepare", "register", "session_datasets", "sha256_of", "unregister"]

@@ -264,9 +264,19 @@ def io_sizes(name, data_dir=None, *, label_column=None, sha256=None) -> tuple[in
     return _SIZES[key]
 
 
+_SESSION: dict = {}  # the files and OpenML sets checked configs named in this process, in order
+
+
+def session_datasets() -> tuple:
+    """The files and OpenML data sets that a checked config (check_data_settings) named in this
+    process: what the dashboard's data set menu offers besides the registry's."""
+    return tuple(_SESSION)
+
+
 def check_data_settings(name, data_dir, label_column, sha256) -> None:
     """The settings that go with a data set's kind (RunConfig.validate): label_column with a CSV,
-    sha256 (64 hex digits) with a file, data_dir with the registry's; DataError otherwise."""
+    sha256 (64 hex digits) with a file, data_dir with the registry's; DataError otherwise. A file or
+    OpenML name that passes is remembered for this session (session_datasets)."""
     kind = kind_of(name)
     if label_column is not None and not str(name).strip().lower().endswith(".csv"):
         raise DataError(f"label_column={label_column!r} picks a CSV file's label column; {name!r} is not a .csv file")
@@ -276,6 +286,8 @@ def check_data_settings(name, data_dir, label_column, sha256) -> None:
     if data_dir is not None and kind in ("file", "openml"):
         raise DataError(f"data_dir is where the registry's data sets are looked for; {name} is read from its "
                         f"{'path' if kind == 'file' else 'OpenML cache'}: leave data_dir out")
+    if kind in ("file", "openml"):
+        _SESSION[dataset_name(name)] = None
 
 
 def pinned_sha256(name, recorded, dataset=None):

@@ -156,11 +156,11 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
 
 
 def _resolve(dataset, data_dir, verbose) -> str:
-    """The data set's canonical name ('fmnist' -> 'fashion-mnist'; 'auto' -> what it loads)."""
-    from ..data import canonical_name, load
+    """The data set's canonical name ('fmnist' -> 'fashion-mnist'; 'auto' -> what it loads; a file's path)."""
+    from ..data import dataset_name, load
 
     if dataset != "auto":
-        return canonical_name(dataset)
+        return dataset_name(dataset)
 
     return load("auto", data_dir, n_train=1, n_test=1, verbose=verbose).name
 
