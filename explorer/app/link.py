@@ -17,9 +17,22 @@ import shlex
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_text
-from ..errors import ExplorerError
+from ..errors import ConfigError, ExplorerError, shown
 
 MAX_QUERY = 2000  # characters; a longer query string is refused whole
+
+
+def initial_config(config, dataset="auto") -> RunConfig:
+    """The dashboard's starting config: `config` (a RunConfig, or a dict of settings), else the
+    defaults on `dataset`; anything else is a one-line ConfigError (shown in the status line)."""
+    if config is None:
+        return RunConfig(dataset=dataset)
+    if isinstance(config, dict):
+        return RunConfig.from_dict(config)
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config={shown(config)}: expected a RunConfig (or a dict of settings), got "
+                          f"{type(config).__name__}")
+    return config
 
 
 def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConfig, list[str]]:
@@ -27,6 +40,9 @@ def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConf
     problems: list[str] = []
     if not query:
         return base, problems
+    if not isinstance(query, str):
+        return base, [f"query={shown(query)}: expected the page's query string (text such as "
+                      f"'burn_in=0&hidden=64'); ignored"]
     if len(query) > MAX_QUERY:
         return base, [f"the link's settings are {len(query):,} characters long; ignored"]
     pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
