@@ -273,7 +273,7 @@ def parse_text(name: str, text: str, cli: bool = False):
         return None
     if spec.kind in ("int", "float"):
         if len(t) > MAX_DIGITS:  # int() of 5,000 digits is an error of its own, float() of 400 is inf
-            raise ConfigError(f"{said}: a number of {len(t):,} characters; expected {_expectation(name)}")
+            raise ConfigError(f"{said}: too long for a number; expected {_expectation(name)}")
         try:
             return int(t) if spec.kind == "int" else float(t)
         except ValueError:
