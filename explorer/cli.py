@@ -147,16 +147,10 @@ def cmd_train(args) -> int:
     if args.quiet and not args.json:
         raise ConfigError("--quiet prints nothing, so the results would be lost; add --json FILE")
     if args.dry_run:
-        from .experiments.sweeps import check_data
+        from .experiments.sweeps import check_data, check_memory
 
         check_data([cfg])
-        from .data import io_sizes
-        from .training.memory import available_bytes, check, human
-
-        est = check(cfg, *io_sizes(cfg.dataset, **cfg.data_args()))  # or refuses
-        avail = available_bytes()
-        print(f"explorer: memory: the run's arrays need ~{human(est.total)}"
-              + (f" of {human(avail)} available" if avail is not None else ""), file=sys.stderr)
+        print(f"explorer: memory: {check_memory([cfg])}", file=sys.stderr)  # or refuses
         print(cfg.to_json())
         return 0
     from .data import load
@@ -203,9 +197,10 @@ def cmd_sweep(args) -> int:
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:
-        from .experiments.sweeps import check_data
+        from .experiments.sweeps import check_data, check_memory
 
         check_data(cfgs)
+        print(f"explorer: memory: {check_memory(cfgs)}", file=sys.stderr)
         print(f"{len(cfgs)} runs")
         for c in cfgs:
             print(" ".join(f"{k}={format_value(k, getattr(c, k))}" for k in SETTINGS if SETTINGS[k].cli
@@ -268,7 +263,10 @@ def cmd_reproduce(args) -> int:
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:
+        from .experiments.sweeps import check_memory
+
         cfgs = plan_runs(args.dataset, args.data_dir, args.quick, args.seeds)
+        print(f"explorer: memory: {check_memory(cfgs)}", file=sys.stderr)
         print(f"{len(cfgs)} runs")
         for c in cfgs:
             print(f"hidden={format_value('hidden', c.hidden)} prune={c.prune} seed={c.seed} steps={c.steps}")
@@ -287,10 +285,11 @@ def cmd_compare(args) -> int:
     out = _out(args.out)
     workers = _workers(args.workers)
     if args.dry_run:  # (a real run plans in compare(), with the same one-line errors before any run)
-        from .experiments.sweeps import check_data
+        from .experiments.sweeps import check_data, check_memory
 
         runs = plan(args.budget, args.seeds, args.dataset, args.data_dir, args.steps, label_column=args.label_column)
         check_data([c for _, c in runs])
+        print(f"explorer: memory: {check_memory([c for _, c in runs])}", file=sys.stderr)
         print(f"{len(runs)} runs")
         for m, c in runs:
             print(f"method={m} seed={c.seed} prune={c.prune} burn_in={c.burn_in} steps={c.steps} "
@@ -312,6 +311,13 @@ def cmd_data(args) -> int:
         path = data.fetch(args.name, args.data_dir)
         print(f"{args.name}: ready at {path}")
     return 0
+
+
+def _port(text: str) -> int:
+    """--port's type: argparse says 'invalid value' in one line for anything else."""
+    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r}: expected a TCP port, a whole number in 1..65535")
+    return int(text)
 
 
 def cmd_lab(args) -> int:
@@ -415,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="open the dashboard notebook in JupyterLab (or Voila)")
     lab.add_argument("--voila", action="store_true", help="serve the dashboard as an app with Voila")
-    lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("--port", type=_port, default=None, help="the server's TCP port (1..65535)")
     lab.add_argument("notebook", nargs="?", default=None, metavar="NOTEBOOK",
                      help="the notebook to open (default: the dashboard notebook)")
     lab.set_defaults(func=cmd_lab)

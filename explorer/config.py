@@ -15,21 +15,28 @@ input layer halved 5 times, 30,000 SGD steps at batch size 1 and learning rate 0
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import math
 import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, ExplorerError
+from .errors import ConfigError, ExplorerError, shown
+from .jsonio import json_text, read_json, read_json_file
 from .sparsity.init import INITS
 from .sparsity.prune import parse_rule, rules_help
 from .sparsity.rewire import parse_rewire, rewirings_help
 from .sparsity.schedule import SCHEDULES, parse_schedule
 
 ACTIVATIONS = ("tanh", "relu")
+# The most steps, units, samples a setting takes: `--steps 1e23` (or 400 digits) is one line, not a run
+# for ever or an overflowing float; 10^9 steps is days of training even at the fastest batch-1 kernel.
+MAX_COUNT = 10**9
+MAX_SEED = 2**31 - 1  # the dashboard's seed box holds no more
+MAX_DIGITS = 40  # a number written with more characters than this is refused before it is read
+
 ENGINES = ("auto", "numba", "scipy")
 SCOPES = ("layer", "global")
 
@@ -43,6 +50,7 @@ class Setting:
     lo: float | None = None  # smallest valid value (numbers)
     above: bool = False  # lo itself is excluded (lr > 0)
     hi: float | None = None  # values must be below this (momentum < 1)
+    most: int | None = None  # the largest valid whole number (steps: see MAX_COUNT)
     optional: bool = False  # None is allowed (n_train: all samples)
     choices: tuple = ()  # for kind "choice" (see also `choices()` for data sets)
     sweep: bool = True  # may be an axis of `explorer sweep` / a grid
@@ -74,24 +82,24 @@ class RunConfig:
                                                "the file if it changed", "text", optional=True, sweep=False, cli=False,
                                          link=False)
     n_train: int | None = setting(None, "use only the first N training samples (default: all)", "int", lo=1,
-                                  optional=True)
+                                  most=MAX_COUNT, optional=True)
     n_test: int | None = setting(None, "evaluate on the first N test samples (default: all)", "int", lo=1,
-                                 optional=True)
+                                 most=MAX_COUNT, optional=True)
     # model
     hidden: tuple[int, ...] = setting((128,), "hidden units per hidden layer; 256x128 is two hidden layers",
                                       "units", control={"widget": "text"})
     activation: str = setting("tanh", "tanh: the post's tanh + squared error with +-1 targets; relu: ReLU "
                                       "hidden units, softmax + cross-entropy", "choice", choices=ACTIVATIONS)
     init_scale: float = setting(1e-5, "initial weights uniform in +-S (the post: 1e-5) with init post; also the "
-                                      "scale of SET's regrown weights", "float", lo=0, above=True)
+                                      "scale of SET's regrown weights", "float", lo=0, above=True, hi=1e3)
     init: str = setting("auto", "initial weights: post (uniform +-init_scale), he (normal, sd sqrt(2/fan-in)), "
                                 "glorot (uniform +-sqrt(6/(fan-in+fan-out))), auto (post for tanh, he for relu); a "
                                 "layer cut at step 0 is rescaled to each unit's surviving fan-in", "choice",
                         choices=INITS)
     # schedule
     burn_in: int = setting(200, "dense SGD steps on randomly drawn training samples before the cut", "int",
-                           lo=0, control={"widget": "steps_slider", "options": (0, 1, 2, 5, 10, 20, 50, 100, 200,
-                                                                    500, 1000, 2000, 5000, 10_000)})
+                           lo=0, most=MAX_COUNT, control={"widget": "steps_slider", "options": (
+                               0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)})
     prune: str = setting("halving:5", "the cut: " + rules_help(), "rule", control={"widget": "rule"})
     prune_layers: tuple[int, ...] | str = setting((0,), "weight layers to cut: 0 (the input layer), 0,1, or all",
                                                   "layers", control={"widget": "text"})
@@ -104,15 +112,16 @@ class RunConfig:
                           + " (set: regrow at random; rigl: where |dense gradient| is largest)", "rule",
                           control={"widget": "rewire", "label": "rewiring"})
     rewire_every: int = setting(500, "steps between two rewirings, counted from the cut", "int", lo=1,
-                                control={"widget": "int_text", "max": 10**7})
+                                most=MAX_COUNT, control={"widget": "int_text", "max": 10**7})
     rewire_until: int | None = setting(None, "rewiring stops at this step (burn-in included; default: rigl at "
                                              "75% of the steps after the burn-in, set at the end)", "int", lo=0,
-                                       optional=True)
-    rewire_batch: int = setting(64, "training samples of RigL's dense gradient at each rewiring", "int", lo=1)
+                                       most=2 * MAX_COUNT, optional=True)
+    rewire_batch: int = setting(64, "training samples of RigL's dense gradient at each rewiring", "int", lo=1,
+                                most=MAX_COUNT)
     steps: int = setting(30_000, "SGD steps after the burn-in, over the training set in order", "int", lo=0,
-                         control={"widget": "int_text", "step": 1000})
+                         most=MAX_COUNT, control={"widget": "int_text", "step": 1000})
     batch_size: int = setting(1, "samples per step (the gradient is the batch mean)", "int", lo=1,
-                              control={"widget": "int_text", "max": 65536})
+                              most=MAX_COUNT, control={"widget": "int_text", "max": 65536})
     lr: float = setting(0.01, "learning rate; live: a change takes effect on the next step", "float", lo=0,
                         above=True, live=True, control={"widget": "log_slider", "min": -4, "max": 0, "step": 0.1})
     momentum: float = setting(0.0, "momentum mu: v = mu v + d, w += lr v (buffers per surviving weight)", "float",
@@ -124,8 +133,9 @@ class RunConfig:
     dropout: float = setting(0.0, "inverted dropout rate of the hidden units in training steps", "float", lo=0, hi=1,
                              control={"widget": "float_slider", "slider": (0.0, 0.9, 0.05)})
     seed: int = setting(0, "seeds the initial weights, the burn-in draws and random cuts", "int", lo=0,
-                        control={"widget": "int_text", "max": 2**31 - 1})
-    eval_every: int = setting(0, "evaluate on the test set every N steps (0: only at the end)", "int", lo=0)
+                        most=MAX_SEED, control={"widget": "int_text", "max": 2**31 - 1})
+    eval_every: int = setting(0, "evaluate on the test set every N steps (0: only at the end)", "int", lo=0,
+                             most=MAX_COUNT)
     engine: str = setting("auto", "sparse kernels: numba (fused, fast), scipy (the reference), auto", "choice",
                           choices=ENGINES)
     extra: dict = setting({}, "free-form notes carried into the results", "dict", sweep=False, cli=False,
@@ -167,6 +177,10 @@ class RunConfig:
             if rule.name == "none":
                 raise ConfigError(f"prune_schedule={self.prune_schedule!r} with prune='none': a gradual cut needs "
                                   f"a rule that sets the budget, e.g. prune='keep:3140'")
+            if self.steps == 0:
+                raise ConfigError(f"prune_schedule={self.prune_schedule!r} with steps=0: a gradual cut happens "
+                                  f"in the steps after the burn-in and there are none; give steps, or use "
+                                  f"prune_schedule='once'")
             if not cut < sched.end <= last:
                 where = "not after the burn-in" if sched.end <= cut else "beyond the last step"
                 raise ConfigError(f"prune_schedule={self.prune_schedule!r}: the end {sched.end:,} is {where}; "
@@ -178,6 +192,12 @@ class RunConfig:
             if self.rewire_until is not None and not cut <= self.rewire_until <= last:
                 raise ConfigError(f"rewire_until={self.rewire_until:,}: expected a step in {cut:,}..{last:,} "
                                   f"(the sparse phase: burn_in={cut:,} to burn_in + steps={last:,})")
+            until, first = min(self.rewire_until_step(), last), cut + self.rewire_every
+            if first >= until:  # schedule.structure_steps: rewirings at cut + k * every < until
+                raise ConfigError(f"rewire={self.rewire!r} with rewire_every={self.rewire_every:,}: the first "
+                                  f"rewiring would be at step {first:,}, not before rewiring stops at step "
+                                  f"{until:,}, so the run would rewire nothing; lower rewire_every below "
+                                  f"{until - cut:,} or give more steps")
 
     def data_args(self) -> dict:
         """load()'s keywords besides the name: `load(cfg.dataset, **cfg.data_args())`."""
@@ -207,13 +227,17 @@ class RunConfig:
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        try:
+            d = dataclasses.asdict(self)
+        except RecursionError:  # asdict copies `extra` deeply
+            raise ConfigError("extra refers to itself or is nested too deeply to copy; keep it to plain numbers, "
+                              "text, lists and dicts") from None
         d["hidden"] = list(self.hidden)
         d["prune_layers"] = self.prune_layers if self.prune_layers == "all" else list(self.prune_layers)
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return json_text(self.to_dict(), "config", indent=2)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
@@ -229,25 +253,9 @@ class RunConfig:
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> RunConfig:
         """Read a config from a JSON string or a path to a JSON file."""
-        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
-        if p is not None:
-            if not p.is_file():
-                what = ("is a folder" if p.is_dir() else "is not a regular file (a device, FIFO or socket)"
-                        if p.exists() else "does not exist")
-                raise ConfigError(f"config file {str(p)!r} {what}; pass a path to a JSON file")
-            try:
-                text = p.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
-                raise ConfigError(f"config file {str(p)!r} is not UTF-8 text; pass a JSON file") from None
-            except OSError as e:
-                raise ConfigError(f"config file {str(p)!r} cannot be read ({e.strerror or e})") from None
-        else:
-            text = str(text_or_path)
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"config is not valid JSON ({e.msg} at line {e.lineno}); fix the file") from None
-        return cls.from_dict(d)
+        if str(text_or_path).lstrip().startswith("{"):
+            return cls.from_dict(read_json(str(text_or_path), "config"))
+        return cls.from_dict(read_json_file(text_or_path, "config file"))
 
     def replace(self, **changes) -> RunConfig:
         unknown = sorted(set(changes) - set(SETTINGS))
@@ -281,20 +289,22 @@ def parse_text(name: str, text: str, cli: bool = False):
     256x128 (or 256,128); prune_layers 0,1 / 0+1 / all."""
     spec = SETTINGS[name]
     t = str(text).strip()
-    said = f"{flag(name)} {text!r}" if cli else f"{name}={text!r}"
+    said = f"{flag(name)} {shown(text)}" if cli else f"{name}={shown(text)}"
     if spec.optional and t.lower() in ("", "none"):
         return None
     if spec.kind in ("int", "float"):
+        if len(t) > MAX_DIGITS:  # int() of 5,000 digits is an error of its own, float() of 400 is inf
+            raise ConfigError(f"{said}: too long for a number; expected {_expectation(name)}")
         try:
             return int(t) if spec.kind == "int" else float(t)
         except ValueError:
-            what = "a whole number" if spec.kind == "int" else "a number"
-            raise ConfigError(f"{said}: expected {what}") from None
+            raise ConfigError(f"{said}: expected {_expectation(name)}") from None
     if spec.kind == "units":
-        try:
-            return tuple(int(p) for p in t.lower().replace(",", "x").split("x"))
-        except ValueError:
-            raise ConfigError(f"{said}: expected whole numbers such as 128 or 256x128") from None
+        parts = t.lower().replace(",", "x").split("x")
+        if all(len(p) <= MAX_DIGITS for p in parts):  # no int() of thousands of digits
+            with contextlib.suppress(ValueError):
+                return tuple(int(p) for p in parts)
+        raise ConfigError(f"{said}: expected whole numbers such as 128 or 256x128 (up to {MAX_COUNT:,} a layer)")
     if spec.kind == "layers":
         return "all" if t.lower() == "all" else t.replace("+", ",")
     if spec.kind in ("rule", "choice", "text", "path"):
@@ -351,7 +361,10 @@ def _normalise(name: str, spec: Setting, v):
     if spec.kind == "int" and isinstance(v, numbers.Integral):
         return int(v)
     if spec.kind == "float" and isinstance(v, numbers.Real):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an int of 400 digits: reported by validate
+            return v
     if spec.kind == "units":
         return _int_tuple(name, v, x_sep=True)
     if spec.kind == "layers":
@@ -375,10 +388,17 @@ def _normalise(name: str, spec: Setting, v):
     return v
 
 
-def check_seeds(seeds) -> int:
-    """A number of seeds (runs seeds 0..n-1): a whole number >= 1, else a one-line ConfigError."""
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"--seeds {seeds!r}: expected a whole number >= 1")
+MAX_RUNS = 100_000  # runs in one sweep (a grid, --seeds): a plan of 10^8 is refused, not built
+
+
+def check_seeds(seeds, runs_per_seed: int = 1) -> int:
+    """A number of seeds (runs seeds 0..n-1 of `runs_per_seed` runs each): a whole number >= 1 that
+    keeps the plan within MAX_RUNS runs, else a one-line ConfigError (before any run is planned)."""
+    most = max(1, MAX_RUNS // runs_per_seed)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= most:
+        per = f" of {runs_per_seed} runs each" if runs_per_seed > 1 else ""
+        raise ConfigError(f"--seeds {shown(seeds)}: expected a whole number in 1..{most:,} (seeds{per}; one sweep "
+                          f"plans at most {MAX_RUNS:,} runs)")
     return seeds
 
 
@@ -410,6 +430,8 @@ def _expectation(name: str) -> str:
         return "one of " + ", ".join(choices(name))
     if spec.kind == "rule":
         return _PARSERS[name][1]()
+    if spec.kind == "int" and spec.most is not None:
+        return f"a whole number in {spec.lo:g}..{spec.most:,}"
     if spec.kind in ("int", "float"):
         what = "a whole number" if spec.kind == "int" else "a finite number"
         if spec.lo is not None:
@@ -422,7 +444,7 @@ def _expectation(name: str) -> str:
 
 
 def _check(name: str, spec: Setting, v) -> None:
-    bad = f"{name}={v!r}: expected {_expectation(name)}"
+    bad = f"{name}={shown(v)}: expected {_expectation(name)}"
     if v is None:
         if spec.optional:
             return
@@ -430,9 +452,10 @@ def _check(name: str, spec: Setting, v) -> None:
     if spec.kind in ("int", "float"):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (spec.kind == "int" and not isinstance(v, int)):
             raise ConfigError(bad + (" (a number, not text)" if isinstance(v, str) else ""))
-        if not math.isfinite(v) or (spec.lo is not None and (v <= spec.lo if spec.above else v < spec.lo)):
-            raise ConfigError(bad)
-        if spec.hi is not None and v >= spec.hi:
+        # the bound first: float() of a 400-digit int overflows; a float setting left an int is one
+        if (spec.most is not None and v > spec.most) or (spec.kind == "float" and not isinstance(v, float)) \
+                or (isinstance(v, float) and not math.isfinite(v)) or (spec.hi is not None and v >= spec.hi) \
+                or (spec.lo is not None and (v <= spec.lo if spec.above else v < spec.lo)):
             raise ConfigError(bad)
     elif spec.kind == "choice":
         if name == "dataset":
@@ -447,15 +470,17 @@ def _check(name: str, spec: Setting, v) -> None:
         if not v:
             raise ConfigError("hidden=(): expected at least one hidden layer, e.g. hidden=(128,)")
         for h in v:
-            if h < 1:
-                raise ConfigError(f"hidden units={h}: expected a whole number >= 1")
+            if not 1 <= h <= MAX_COUNT:
+                raise ConfigError(f"hidden units={shown(h)}: expected a whole number in 1..{MAX_COUNT:,}")
     elif spec.kind == "layers" and not v:
         raise ConfigError(f"{name}=(): name at least one layer (0, 0,1 or all), or use prune='none' for no cut")
     elif spec.kind == "path":
         if not isinstance(v, str) or not v:
             raise ConfigError(bad)
-    elif spec.kind == "dict" and not isinstance(v, dict):
-        raise ConfigError(bad)
+    elif spec.kind == "dict":
+        if not isinstance(v, dict):
+            raise ConfigError(bad)
+        json_text(v, name)
 
 
 # the settings written as rules: (parser whose str() is the canonical text, the help of what is expected)

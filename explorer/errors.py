@@ -21,3 +21,12 @@ def one_line(exc: BaseException) -> str:
     """An exception as one line: its type and the first line of its message (300 characters at most)."""
     msg = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {msg[0][:300]}" if msg else type(exc).__name__
+
+
+def shown(value, limit: int = 60) -> str:
+    """repr(value) for a one-line message, cut to about `limit` characters: a 400-digit number
+    is shown as its start, its end and its length, not the whole of it."""
+    r = repr(value)
+    if len(r) <= limit:
+        return r
+    return f"{r[:limit // 2]}...{r[-10:]} ({len(str(value)):,} characters)"

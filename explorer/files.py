@@ -1,5 +1,6 @@
 """Files out: pre-flight checks of output paths, safe text/JSON writes and appends, JSON
-conversion (`jsonable`, `dumps`), and the removal of temporary files killed writers left.
+conversion (`jsonable`, `dumps`), and the removal of temporary files killed writers left (only
+files explorer made: they live in folders it marks as its own, see TEMP_PREFIX).
 Figures and run bundles are export.py's, on top of this.
 
 What a write does depends on what is at the path:
@@ -25,7 +26,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shlex
 import stat
 import sys
@@ -34,6 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExplorerError
+from .owned import (  # noqa: F401 -- re-exported: temporary files are written through this module
+    TEMP_NAME,
+    TEMP_PREFIX,
+    discard_temp,
+    new_temp_file,
+    own_folder,
+    pid_alive,
+    remove_own_folder,
+    remove_stale_own_folders,
+)
 
 try:
     import fcntl
@@ -200,18 +210,6 @@ def _write_all(fd: int, data) -> None:
         view = view[os.write(fd, view):]
 
 
-def new_temp_file(folder: Path, name: str, suffix: str = ".tmp") -> Path:
-    """A new empty file `.NAME.PID.TOKEN.tmp` in `folder` (mode 0666 & ~umask, as open() gives)."""
-    for _ in range(100):
-        tmp = folder / f".{name[:40]}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -275,7 +273,7 @@ def place_file(path: Path, tmp: Path | None, data: bytes | None = None) -> None:
     """Put the bytes (already in `tmp`, or `data`) at `path` as its kind asks; `tmp` is always gone after."""
     try:
         how, dest = _destination(path)
-        if how != "atomic" or (tmp is not None and Path(os.path.realpath(tmp.parent)) != dest.parent):
+        if how != "atomic" or (tmp is not None and Path(os.path.realpath(tmp.parent.parent)) != dest.parent):
             if data is None:
                 data = tmp.read_bytes()
             if how == "fd":
@@ -296,11 +294,9 @@ def place_file(path: Path, tmp: Path | None, data: bytes | None = None) -> None:
             finally:
                 os.close(fd)
         os.replace(tmp, dest)
-        tmp = None
         _fsync_dir(dest.parent)
     finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        discard_temp(tmp)
 
 
 def write_bytes_atomic(path, data: bytes) -> Path:
@@ -372,39 +368,8 @@ def write_json_atomic(path, obj, indent: int | None = 2) -> Path:
     return write_text_atomic(path, dumps(obj, indent) + "\n")
 
 
-# -- temporary files left by killed processes ----------------------------------------------------
-# `.NAME.PID.TOKEN.tmp` (_new_temp) or `.NAME.PID.TOKEN.tmp.png` (figures), TOKEN 8 hex digits; before
-# that, `.NAME.PID.tmp.png`. The shortest NAME wins, so PID.TOKEN is read first: a TOKEN may be all
-# digits, a PID never has 8 (pid_max <= 2**22).
-TEMP_NAME = re.compile(r"\..+?\.(?:(?P<pid>\d+)\.[0-9a-f]{8}|(?P<old_pid>\d+))\.tmp(?:\.(?:png|svg|pdf|jpe?g|webp))?")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    except (OverflowError, ValueError):
-        return False
-    return True
-
-
 def remove_stale_temp_files(folder) -> list[Path]:
     """Remove the temporary files in `folder` left by writers that are no longer running
-    (killed mid-write); returns them. A temporary file of a live process is kept."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for e in entries:
-        m = TEMP_NAME.fullmatch(e.name)
-        try:
-            if m and e.is_file(follow_symlinks=False) and not pid_alive(int(m.group("pid") or m.group("old_pid"))):
-                os.unlink(e.path)
-                removed.append(Path(e.path))
-        except OSError:
-            pass
-    return removed
+    (killed mid-write); returns them. A temporary file of a live process is kept, and so is any
+    file explorer did not make itself (owned.py)."""
+    return remove_stale_own_folders(folder, TEMP_PREFIX)

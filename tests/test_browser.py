@@ -107,3 +107,23 @@ def test_a_link_sets_the_controls(tmp_path):
         burn_in = page.locator(".widget-hslider", has_text="burn in").locator(".widget-readout")
         assert burn_in.inner_text().strip() == "0"  # burn_in=0 from the link
     assert not errors, errors
+
+
+def test_a_link_with_impossible_values_says_so_in_the_status_line(tmp_path):
+    """Issue 19: ?steps=<400 digits> and ?init_scale=1e308 showed "There was an error when executing
+    cell [2]" instead of the dashboard; now the dashboard comes up on the rest of the link, and the
+    status line names both values and their bounds."""
+    pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    nb = write_notebook(tmp_path / "dashboard.ipynb", CELL)
+    query = f"?steps={'9' * 400}&init_scale=1e308&hidden=64"
+    with voila(nb) as url, browser_page(url + query, VIEWPORT) as (page, errors):
+        wait_for_dashboard(page)
+        page.wait_for_function(f"({STATUS})().includes('init_scale')", timeout=30_000)
+        status = page.evaluate(STATUS)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-impossible-link.png"))
+        assert "steps='99999" in status and "(400 characters)" in status and "0..1,000,000,000" in status
+        assert "init_scale=1e+308" in status and "< 1000" in status
+        assert page.locator("text=There was an error when executing cell").count() == 0
+        assert page.locator(".widget-text", has_text="hidden").locator("input").input_value() == "64"
+    assert not errors, errors

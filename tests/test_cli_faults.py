@@ -202,9 +202,9 @@ def test_data_problems_are_one_line_before_any_run(tmp_path, monkeypatch, capsys
 def test_a_dry_run_says_what_memory_the_run_needs_and_refuses_what_would_not_fit(capsys):
     assert main(["train", "--dataset", "digits", "--dry-run"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("explorer: memory: the run's arrays need ~") and "available" in err
+    assert err.startswith("explorer: memory: the run needs ~") and "at its peak" in err and "available" in err
     assert main(["train", "--dataset", "fashion-mnist", "--hidden", "100000000", "--dry-run"]) == 2
-    one_error(capsys, "hidden=100000000 needs ~1.9 TiB")  # the dense burn-in; it says to start sparse
+    one_error(capsys, "hidden=100000000 needs ~2.6 TiB", "use burn_in=0")  # the dense burn-in's cut: start sparse
     assert main(["train", "--dataset", "fashion-mnist", "--hidden", "1000000", "--burn-in", "0", "--prune", "erk:1",
                  "--prune-layers", "all", "--activation", "relu", "--batch-size", "64", "--dry-run"]) == 0
 

@@ -10,11 +10,13 @@ user `nobody` after its imports.
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -354,31 +356,64 @@ def test_checks_refuse_a_read_only_folder(shared_dir):
 
 
 # -- 3. temporary files of killed exports ------------------------------------------------------------
-def test_next_export_removes_temp_files_of_dead_processes_only(tmp_path):
+def own_temp(folder: Path, pid: int, name: str) -> Path:
+    """A temporary file as explorer's process `pid` would have left it (its folder, its marker)."""
+    d = folder / f".explorer-tmp.{pid}.{os.urandom(4).hex()}"
+    d.mkdir()
+    (d / "explorer-owned").write_text(f"explorer: temporary files of process {pid}\n{name}\n")
+    (d / name).write_text("half")
+    return d
+
+
+def test_next_export_removes_only_explorers_temp_files_of_dead_processes(tmp_path):
+    """Issue 19: `sweep --formats html` removed a user's `.notes.12345.tmp`, `.holiday.2024.tmp.png`
+    and `.report.v2.99999.tmp`. Only what explorer made (a folder it marked) is removed, and only
+    once its process has ended."""
     dead = dead_pid()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        stale = [f".accuracy.{dead}.tmp.pdf", f".weights.{dead}.0badcafe.tmp.png", f".config.json.{dead}.1a2b3c4d.tmp"]
-        alive = [f".accuracy.{os.getpid()}.tmp.png", f".results.json.{sleeper.pid}.deadbeef.tmp",
-                 f".run.{os.getpid()}.12345678.tmp.svg"]  # a token of digits is not a pid
-        others = [".notes.tmp", "accuracy.1234.tmp.pdf", "keep.json"]
-        for name in stale + alive + others:
-            (tmp_path / name).write_text("x")
-        paths, note = write_figures(figures(1), tmp_path, formats=("html",))
-        left = sorted(os.listdir(tmp_path))
-        assert not set(stale) & set(left)
-        assert set(alive + others) <= set(left)
+        users = [".notes.12345.tmp", ".holiday.2024.tmp.png", ".report.v2.99999.tmp", f".accuracy.{dead}.tmp.pdf",
+                 f".weights.{dead}.0badcafe.tmp.png", f".config.json.{dead}.1a2b3c4d.tmp", "keep.json"]
+        for name in users:
+            (tmp_path / name).write_text("mine")
+        stale = own_temp(tmp_path, dead, "accuracy.tmp.png")
+        alive = own_temp(tmp_path, sleeper.pid, "results.json.tmp")
+        lookalike = tmp_path / f".explorer-tmp.{dead}.0123abcd"  # the name, without our marker: not ours
+        lookalike.mkdir()
+        (lookalike / "photo.png").write_text("mine")
+        marked_more = own_temp(tmp_path, dead, "weights.tmp.svg")  # ours, but someone put a file in it
+        (marked_more / "diary.txt").write_text("mine")
+        write_figures(figures(1), tmp_path, formats=("html",))
+        left = set(os.listdir(tmp_path))
+        assert set(users) <= left and all((tmp_path / n).read_text() == "mine" for n in users)
+        assert not stale.exists() and alive.is_dir() and (lookalike / "photo.png").exists()
+        assert sorted(os.listdir(marked_more)) == ["diary.txt"]  # only what the marker names went
         assert remove_stale_temp_files(tmp_path) == []
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert [p.name for p in remove_stale_temp_files(tmp_path)] == [f".results.json.{sleeper.pid}.deadbeef.tmp"]
+    assert remove_stale_temp_files(tmp_path) == [alive / "results.json.tmp"] and not alive.exists()
 
     bundle = tmp_path / "bundle"  # a run bundle without figures cleans up too
     bundle.mkdir()
-    (bundle / f".results.json.{dead}.0123abcd.tmp").write_text("x")
+    own_temp(bundle, dead, "results.json.tmp")
     write_run_bundle(bundle, {"seed": 0}, {"acc": 1.0})
     assert sorted(os.listdir(bundle)) == ["config.json", "results.json"]
+
+
+def test_a_sweep_keeps_files_that_only_look_like_temporary_ones(tmp_path):
+    """The issue's command, in a real process: `explorer sweep --out DIR --formats html`."""
+    out = tmp_path / "out"
+    out.mkdir()
+    users = [".notes.12345.tmp", ".holiday.2024.tmp.png", ".report.v2.99999.tmp"]
+    for name in users:
+        (out / name).write_text("mine")
+    p = subprocess.run([sys.executable, "-m", "explorer", "sweep", "--out", str(out), "--dataset", "digits",
+                        "--steps", "20", "--burn-in", "5", "--hidden", "8", "--workers", "1", "--no-progress",
+                        "--formats", "html"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert all((out / n).read_text() == "mine" for n in users)
+    assert not [n for n in os.listdir(out) if n.startswith(".explorer-tmp")]
 
 
 def _session(pid: int) -> int | None:
@@ -400,47 +435,84 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _writing(out: Path) -> bool:
+    """Has an image been written into a temporary file of explorer's in `out` (which come and go)?"""
+    try:
+        return any(os.path.getsize(p) > 0 for p in out.glob(".explorer-tmp.*/*.tmp.*"))
+    except OSError:
+        return False
+
+
+def _using(folder: Path) -> list[int]:
+    """Processes whose command line names `folder` (a browser with its profile there)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and os.fsencode(str(folder)) in (d / "cmdline").read_bytes():
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.skipif(find_chrome() is None, reason="needs Chrome/Chromium for kaleido")
-def test_export_killed_mid_write_is_cleaned_up_by_the_next(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["INT", "TERM", "KILL"])
+def test_an_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch, request, sig):
+    """Issue 19: Ctrl-C, SIGTERM or SIGKILL during PNG/SVG/PDF export left a Chromium profile and an
+    index.html folder in /tmp every time (and temporary images in the folder). The browser's files
+    go into a folder of explorer's own (here under a private TMPDIR, to see them): Ctrl-C and
+    SIGTERM remove it at once (the child handles signals as the `explorer` command does), a SIGKILL
+    leaves it to the next export, which also ends a browser still in it."""
     out = tmp_path / "figs"
+    # short: Chromium's sockets live under TMPDIR, and a socket's path holds at most 107 bytes
+    tmp = Path(tempfile.mkdtemp(prefix="x19-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     code = f"""
+        import sys
         import plotly.graph_objects as go
+        from explorer.experiments.pool import ProgramSigint
         from explorer.export import write_figures
-        figs = {{f"fig{{i}}": go.Figure(go.Scatter(y=list(range(50 + i)))) for i in range(8)}}
-        write_figures(figs, {str(out)!r}, formats=("png", "svg", "pdf"))
+        ProgramSigint.install()
+        figs = {{f"fig{{i}}": go.Figure(go.Scatter(y=list(range(50 + i)))) for i in range(30)}}
+        try:
+            print(write_figures(figs, {str(out)!r}, formats=("png", "svg", "pdf"))[1])
+        except KeyboardInterrupt:
+            sys.exit(130)
     """
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)])
-    chrome_sessions: set[int] = set()
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, "TMPDIR": str(tmp)},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
-            chrome_sessions |= {s for c in _children(child.pid) if (s := _session(c)) and s != _session(child.pid)}
-            written = [p for p in out.glob(".*") if TEMP_NAME.fullmatch(p.name) and p.stat().st_size > 0] \
-                if out.is_dir() else []
-            if written:  # kaleido is writing the images
-                break
+            if _writing(out):
+                break  # kaleido is writing the images
             time.sleep(0.05)
-        assert child.poll() is None, "the export ended before it could be killed"
-        chrome_sessions |= {s for c in _children(child.pid) if (s := _session(c)) and s != _session(child.pid)}
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        assert child.poll() is None, f"the export ended before it could be interrupted: {child.communicate()}"
+        boxes = list(tmp.glob("explorer-export.*"))
+        assert len(boxes) == 1 and _using(boxes[0]), "the browser runs in explorer's folder"
+        t0 = time.monotonic()
+        child.send_signal(sig)
+        err = child.communicate(timeout=60)[1]
+        print(f"{sig.name}: the export ended {time.monotonic() - t0:.2f} s after it (status {child.returncode})")
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-        for d in Path("/proc").iterdir():  # the Chrome kaleido started (its own session): ours to end
-            if d.name.isdigit() and _session(int(d.name)) in chrome_sessions:
-                try:
-                    os.kill(int(d.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-    left = [n for n in os.listdir(out) if TEMP_NAME.fullmatch(n)]
-    assert left, "a kill mid-write leaves temporary files (the fault this test reproduces)"
-    assert all(f".{child.pid}." in n for n in left)
-    write_figures(figures(1), out, formats=("html",))
-    assert [n for n in os.listdir(out) if TEMP_NAME.fullmatch(n) or ".tmp" in n] == []
+    assert child.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}[sig]
+    assert "Traceback" not in err and "Wait expired" not in err, err
+    if sig != signal.SIGKILL:
+        assert os.listdir(tmp) == [] and not _using(boxes[0])
+        assert [n for n in os.listdir(out) if n.startswith(".")] == []
+        return
+    assert os.listdir(tmp) == [boxes[0].name], "a kill leaves the folder (the fault this test reproduces)"
+    assert [n for n in os.listdir(out) if TEMP_NAME.fullmatch(n)]
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp))
+    paths, note = write_figures(figures(1), out, formats=("html", "png"))  # the next export
+    assert note is None and os.listdir(tmp) == [] and not _using(boxes[0])
+    assert [n for n in os.listdir(out) if n.startswith(".")] == []
 
 
 # -- 4. modes follow the umask -----------------------------------------------------------------------------

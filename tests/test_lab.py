@@ -1,9 +1,18 @@
-"""`explorer lab` (explorer/lab.py) never runs code from the folder it is started in: the
-notebook is the given one, the packaged one or one it writes itself, and the server starts in
-that notebook's folder. No server is started here."""
+"""`explorer lab` (explorer/lab.py) never runs code from the folder it is started in or from the
+notebook's folder: the notebook is the given one, the packaged one or one it writes itself; the
+server starts in an empty folder of explorer's own, with -P and PYTHONSAFEPATH, and its kernels
+with explorer's kernel spec (--ignore-cwd). Live tests (slow) start a real Voila through the
+`explorer lab` command, render a notebook, and stop it with SIGTERM, a terminal's Ctrl-C or SIGKILL.
+"""
 
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -11,7 +20,15 @@ import pytest
 
 import explorer
 from explorer.errors import ExplorerError
-from explorer.lab import CELL, command, find_notebook, packaged_notebook, write_dashboard_notebook
+from explorer.lab import (
+    CELL,
+    command,
+    empty_folder,
+    find_notebook,
+    packaged_notebook,
+    server_env,
+    write_dashboard_notebook,
+)
 
 REPO_NOTEBOOK = Path(explorer.__file__).resolve().parents[1] / "notebooks" / "01-explore.ipynb"
 
@@ -61,15 +78,25 @@ def test_the_generated_notebook_is_ours_and_not_in_the_current_folder(untrusted,
 
 
 @pytest.mark.parametrize("voila", [False, True])
-def test_the_server_starts_in_the_notebooks_folder(untrusted, voila):
+def test_the_server_starts_in_an_empty_folder_of_its_own(untrusted, voila):
     nb = REPO_NOTEBOOK if REPO_NOTEBOOK.is_file() else write_dashboard_notebook()
     cmd, cwd = command(nb, voila=voila, port=8899)
-    assert cwd == nb.parent != untrusted
-    assert cmd[-2:] == [str(nb), "--port=8899"] and cmd[cmd.index("-m") + 1] == ("voila" if voila else "jupyterlab")
+    assert cwd == empty_folder() and list(cwd.iterdir()) == [] and cwd not in (nb.parent, untrusted)
+    root = f"--Voila.root_dir={nb.parent}" if voila else f"--ServerApp.root_dir={nb.parent}"
+    assert cmd[-3:] == [str(nb), root, "--port=8899"]
+    assert cmd[cmd.index("-m") + 1] == ("voila" if voila else "jupyterlab")
     # the interpreter as launched (asked only for its version: no server) imports nothing from the checkout
-    p = subprocess.run(cmd[:cmd.index("-m") + 2] + ["--version"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd[:cmd.index("-m") + 2] + ["--version"], cwd=cwd, capture_output=True, text=True, timeout=120,
+                       env=server_env())
     assert p.returncode == 0, p.stderr
     assert not (untrusted / "PWNED").exists() and not (cwd / "PWNED").exists()
+
+
+def test_the_kernel_spec_keeps_the_notebooks_folder_off_the_path(untrusted):
+    spec = json.loads((Path(server_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "kernels" / "python3" /
+                       "kernel.json").read_text())
+    assert spec["argv"][:2] == [sys.executable, "-P"][: 2 if sys.version_info >= (3, 11) else 1]
+    assert "--ignore-cwd" in spec["argv"] and spec["argv"][-2:] == ["-f", "{connection_file}"]
 
 
 def test_python_minus_p_keeps_the_current_folder_off_the_path(untrusted):
@@ -81,3 +108,95 @@ def test_python_minus_p_keeps_the_current_folder_off_the_path(untrusted):
     p = subprocess.run([sys.executable, "-P", "-c", "import voila, sys; print(voila.__file__)"], cwd=untrusted,
                        capture_output=True, text=True, timeout=60)
     assert not (untrusted / "PWNED").exists() and str(untrusted) not in p.stdout
+
+
+# -- a real server ------------------------------------------------------------------------------------
+DECOYS_HERE = ("voila", "jupyter_server_config", "socket")  # the folder `explorer lab` is started in
+DECOYS_BESIDE = ("ipykernel_launcher", "socket", "numpy", "voila", "json")  # the notebook's folder
+
+
+def _decoy(folder: Path, module: str, report: Path) -> None:
+    (folder / f"{module}.py").write_text(f"import os\nopen(os.path.join({str(report)!r}, 'RAN-{module}-' + "
+                                         f"{folder.name!r} + '-%d' % os.getpid()), 'w').close()\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes_with(text: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and text.encode() in (d / "cmdline").read_bytes() and int(d.name) != os.getpid():
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C", "SIGKILL"])
+def test_explorer_lab_voila_runs_nothing_from_its_folders_and_stops_cleanly(tmp_path, how):
+    """Issue 19: `explorer lab NOTEBOOK` ran a voila.py from the current folder (Voila reads it as a
+    config file), `explorer lab --voila DIR/nb.ipynb` an ipykernel_launcher.py beside the notebook;
+    SIGTERM left the Voila child serving, Ctrl-C printed Voila's traceback and left /tmp/voila_*."""
+    here, beside, report, tmp = (tmp_path / n for n in ("here", "notebooks", "report", "tmp"))
+    for d in (here, beside, report, tmp):
+        d.mkdir()
+    for m in DECOYS_HERE:
+        _decoy(here, m, report)
+    for m in DECOYS_BESIDE:
+        _decoy(beside, m, report)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"import sys\nopen({str(report / 'sys.path')!r}, 'w').write('\\n'.join("
+                                          f"sys.path))\nprint('the kernel ran')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(beside / "nb.ipynb"))
+    port = _free_port()
+    env = {**os.environ, "EXPLORER_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp)}
+    lab = subprocess.Popen([sys.executable, "-P", "-m", "explorer", "lab", "--voila", "--port", str(port),
+                            str(beside / "nb.ipynb")], cwd=here, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert lab.poll() is None, lab.communicate()[0]
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "Voila did not answer"
+                time.sleep(0.5)
+        assert "the kernel ran" in page
+        server = _processes_with(f"--port={port}")
+        kernels = [p for p in _processes_with("ipykernel_launcher") if (tmp_path / "cache").as_posix().encode()
+                   in Path(f"/proc/{p}/environ").read_bytes()]
+        assert server and kernels and os.listdir(tmp) != []  # Voila's connection folder is in TMPDIR
+        t0 = time.monotonic()
+        if how == "Ctrl-C":  # a terminal sends it to the whole foreground group
+            os.killpg(lab.pid, signal.SIGINT)
+        else:
+            lab.send_signal(getattr(signal, how))
+        out = lab.communicate(timeout=60)[0]
+        deadline = time.monotonic() + 20
+        while (left := [p for p in server + kernels if os.path.exists(f"/proc/{p}")
+                        and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"{how}: `explorer lab` ended with {lab.returncode}, its server and kernel gone "
+              f"{time.monotonic() - t0:.1f} s after")
+    finally:
+        if lab.poll() is None:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait()
+    assert left == [], f"still running after {how}: {left}"
+    assert sorted(p.name for p in report.iterdir()) == ["sys.path"], "a decoy ran"
+    path = (report / "sys.path").read_text().splitlines()
+    assert str(beside) not in path and "" not in path and str(here) not in path
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out[-3000:]
+    assert os.listdir(tmp) == [], f"left in TMPDIR: {os.listdir(tmp)}"
+    assert lab.returncode == {"SIGTERM": 143, "Ctrl-C": 0, "SIGKILL": -9}[how]

@@ -18,22 +18,24 @@ ALLOWED = {
     "errors": set(),
     "engine": set(),
     "data": {"errors"},
-    "files": {"errors"},
+    "owned": {"errors"},
+    "jsonio": {"errors"},
+    "files": {"owned", "errors"},
     "sparsity": {"engine", "errors"},
     "stats": {"sparsity", "errors"},
-    "config": {"data", "sparsity", "errors"},
+    "config": {"data", "sparsity", "jsonio", "errors"},
     "training": {"config", "data", "engine", "sparsity", "stats", "errors"},
     "views": {"training", "sparsity", "stats", "errors"},
     "export": {"files", "errors"},
     "experiments": {"training", "config", "data", "engine", "sparsity", "views", "export", "files", "errors"},
     "app": {"experiments", "views", "training", "config", "data", "sparsity", "export", "errors"},
     "explorer": {"app", "experiments", "training", "config", "data", "errors"},
-    "lab": {"explorer", "data", "export", "errors"},
+    "lab": {"explorer", "experiments", "data", "export", "errors"},
     "cli": {"lab", "experiments", "training", "config", "data", "export", "files", "errors"},
     "__main__": {"cli"},
 }
 # the core: what a run needs; it imports no widgets, plots, sweeps, commands or file export
-CORE = ["config", "data", "engine", "sparsity", "stats", "training", "errors"]
+CORE = ["config", "data", "engine", "sparsity", "stats", "training", "jsonio", "errors"]
 ABOVE_CORE = ["experiments", "views", "app", "cli", "lab", "export"]
 # the numba kernels: they import only each other (the kernels' math, dropout's hash), nothing above
 KERNELS = {f"explorer.engine.{m}" for m in ("kmath", "dropout", "kernels", "b1", "wide")}

@@ -102,8 +102,8 @@ def test_post_init_keeps_its_scale_and_he_is_rescaled_to_the_fan_in(digits, spar
 
 # -- the memory check -------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,words", [(dict(hidden=(10**9,), burn_in=200), ["hidden=", "dense burn-in", "burn_in=0"]),
-                                      (dict(burn_in=10**12), ["burn_in=", "sample indices"]),
-                                      (dict(hidden=(10**10,), burn_in=0, prune="erk:1"), ["surviving weights"])])
+                                      (dict(burn_in=10**9, batch_size=64), ["burn_in=", "sample indices"]),
+                                      (dict(hidden=(10**9,), burn_in=0, prune="erk:1"), ["surviving weights"])])
 def test_runs_that_cannot_fit_are_refused_in_one_line(digits, kw, words):
     with pytest.raises(ConfigError) as e:
         Trainer(small(**kw)).setup(digits)
@@ -120,25 +120,9 @@ def test_the_cli_refuses_with_exit_status_2():
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("explorer: error:") and "needs ~" in lines[0]
 
 
-def test_the_estimate_bounds_the_measured_peak(digits):
-    """Measured with tracemalloc (numpy's arrays) on a dense run with a cut and a sparse start."""
-    for cfg in (small(hidden=(3000,), burn_in=20, prune="halving:2", batch_size=8, steps=20),
-                small(hidden=(300_000,), prune="erk:2", activation="relu", batch_size=16, steps=20),
-                small(hidden=(1_000_000,), prune="keep:3140", steps=20)):
-        Trainer(cfg).setup(digits)  # kernels loaded before measuring
-        tracemalloc.start()
-        try:
-            t = Trainer(cfg).fit(digits)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        est = memory.estimate(cfg, 64, 10).total
-        assert peak <= est <= 12 * peak + 32 * 2**20, (cfg.hidden, peak, est, t.memory_)
-
-
 def test_check_names_the_setting_and_the_fix():
     cfg = small(hidden=(100_000,), burn_in=200)
-    with pytest.raises(ConfigError, match=r"hidden=100000 needs ~.*layer 0.*has 1\.0 MiB available; use burn_in=0"):
+    with pytest.raises(ConfigError, match=r"hidden=100000 needs ~.*dense burn-in.*1\.0 MiB available; use burn_in=0"):
         memory.check(cfg, 64, 10, available=2**20)
     assert memory.check(cfg, 64, 10, available=2**40).total > 8 * 65 * 100_000
 

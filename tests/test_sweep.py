@@ -178,7 +178,7 @@ def test_a_record_without_its_config_is_dropped_and_redone(tmp_path, capsys):
     (["--grid", "GRID:[1, 2]"], "expected a JSON object"),
     (["--grid", "GRID:{\"burnin\": [0]}"], "unknown key 'burnin'"),
     (["--grid", "GRID:{\"seeds\": -1}"], "\"seeds\" must be"),
-    (["--grid", "missing.json"], "no such file"),
+    (["--grid", "missing.json"], "does not exist"),
     (["--heldout", "other"], "--heldout 'other'"),
     (["--formats", "html,gif"], "--formats 'html,gif'"),
 ])

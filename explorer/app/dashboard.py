@@ -80,7 +80,7 @@ class Explorer(Actions, Reruns, W.VBox):
         self.focus = None  # the user's setting: what the what-if chart is about
         problems = []
         try:
-            cfg = config if config is not None else RunConfig(dataset=dataset)
+            cfg = link.initial_config(config, dataset)
             cfg = cfg.replace(**overrides) if overrides else cfg
             cfg.validate()
         except ExplorerError as e:  # shown in the page, with the defaults in the controls

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_text
 from ..data import kind_of
-from ..errors import ConfigError, ExplorerError
+from ..errors import ConfigError, ExplorerError, shown
 
 MAX_QUERY = 2000  # characters; a longer query string is refused whole
 
@@ -32,11 +32,27 @@ def linkable(name: str, value) -> bool:
         return False
 
 
+def initial_config(config, dataset="auto") -> RunConfig:
+    """The dashboard's starting config: `config` (a RunConfig, or a dict of settings), else the
+    defaults on `dataset`; anything else is a one-line ConfigError (shown in the status line)."""
+    if config is None:
+        return RunConfig(dataset=dataset)
+    if isinstance(config, dict):
+        return RunConfig.from_dict(config)
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config={shown(config)}: expected a RunConfig (or a dict of settings), got "
+                          f"{type(config).__name__}")
+    return config
+
+
 def settings_from_query(query: str, base: RunConfig = DEFAULTS) -> tuple[RunConfig, list[str]]:
     """(base with the link's good settings applied, one line per key that was refused)."""
     problems: list[str] = []
     if not query:
         return base, problems
+    if not isinstance(query, str):
+        return base, [f"query={shown(query)}: expected the page's query string (text such as "
+                      f"'burn_in=0&hidden=64'); ignored"]
     if len(query) > MAX_QUERY:
         return base, [f"the link's settings are {len(query):,} characters long; ignored"]
     pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)

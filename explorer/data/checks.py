@@ -16,6 +16,10 @@ import numpy as np
 
 from explorer.errors import DataError
 
+# Labels given as arrays make 1 + the largest label classes; above this many, at least half of
+# those classes must occur in the training labels (else the labels are not class indices).
+MAX_SPARSE_LABELS = 1000
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class TrainingData:
@@ -84,6 +88,11 @@ def prepare(dataset, n_train=None, n_test=None) -> TrainingData:
     Xt, yt = _first(Xt, yt, n_test, "n_test", who, "test")
     if n_classes is None:
         n_classes = int(y.max()) + 1  # from the training labels; test labels must be among them
+        used = len(np.unique(y)) if n_classes > MAX_SPARSE_LABELS else n_classes
+        if used < n_classes / 2:  # labels 0 and 10^6 would make a million-class output layer
+            raise DataError(f"the training labels go up to {n_classes - 1:,} but only {used:,} of the {n_classes:,} "
+                            f"classes 0..{n_classes - 1:,} occur; labels must be class indices 0..C-1: renumber "
+                            f"them (np.unique(y, return_inverse=True))")
     for arr, nm in ((y, "y_train"), (yt, "y_test")):
         if len(arr) and (arr.min() < 0 or arr.max() >= n_classes):
             raise DataError(f"{nm} has labels outside 0..{n_classes - 1} (found {arr.min()}..{arr.max()}); "
@@ -118,6 +127,8 @@ def check_X(X, name):
         raise DataError(f"{name} is not array-like") from None
     if X.ndim != 2:
         raise DataError(f"{name} has shape {X.shape}; expected (n_samples, n_features); flatten images first")
+    if X.shape[1] == 0:
+        raise DataError(f"{name} has shape {X.shape}: 0 features; a model needs at least one input per sample")
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
         raise DataError(f"{name} has dtype {X.dtype}; expected real numbers")
     if X.dtype not in (np.float32, np.float64):

@@ -26,6 +26,7 @@ Fashion-MNIST if it is on this machine; else digits. It prints one line (stderr)
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -341,6 +342,8 @@ def load(name="auto", data_dir=None, *, n_train=None, n_test=None, heldout=None,
     if label_column is not None or sha256 is not None:
         raise DataError(f"label_column and sha256 are for data files (.csv, .npz), not {name!r}")
     name = canonical_name(name)
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise DataError(f"data_dir must be a folder path (text), got {type(data_dir).__name__}")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():  # even where it is not read (digits)
         raise DataError(f"data_dir {str(data_dir)!r} is not a folder; pass an existing folder or leave it out")
     n_train, n_test = count(n_train, "n_train"), count(n_test, "n_test")

@@ -19,6 +19,7 @@ valid entry skips both decoding and re-hashing. A damaged or unwritable cache is
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -35,8 +36,10 @@ import numpy as np
 from explorer.data.registry import DatasetSpec
 from explorer.errors import DataError
 
+IDX_MAX_BYTES = 2**31  # an IDX data set without n_samples in its spec: at most 2 GiB of images per file
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+CIFAR_BATCH_MAX = 64 * 2**20  # a batch is 10,000 images of 3,072 bytes (~31 MB) pickled
 _CACHE_FORMAT = 1       # bump to invalidate every decoded-array cache entry
 _KEYS = ("X_train", "y_train", "X_test", "y_test")
 
@@ -49,11 +52,15 @@ def _fix(name: str) -> str:
 
 
 def check_readable(path: Path, name: str) -> None:
-    """DataError unless `path` is a non-empty file this process may read; says which it is not."""
+    """DataError unless `path` is a non-empty regular file this process may read; says which it
+    is not. A FIFO or device is refused before it is opened: opening a FIFO waits for a writer."""
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a file; replace it with the {name} file {path.name}")
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path} is not a regular file (a FIFO, device or socket); replace it with the {name} "
+                        f"file {path.name}")
     try:
-        with open(path, "rb"):
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | getattr(os, "O_NONBLOCK", 0))):
             pass
         size = path.stat().st_size
     except PermissionError:
@@ -65,18 +72,40 @@ def check_readable(path: Path, name: str) -> None:
         raise DataError(f"{path} is empty (0 bytes); {_fix(name)}")
 
 
-def read_bytes(path: Path, name: str) -> bytes:
-    """The file's bytes, gunzipped if its name ends in .gz."""
+def read_bytes(path: Path, name: str, most: int | None = None) -> bytes:
+    """The file's bytes, gunzipped if its name ends in .gz. `most`: a .gz that inflates to more
+    bytes than this is refused as soon as it passes that size (a gzip bomb never fills the memory)."""
     check_readable(path, name)
+    with _stream(path, name) as f:
+        data = _read(f, path, name, -1 if most is None else most + 1)
+    if most is not None and len(data) > most:
+        raise DataError(f"{path} holds more than {most:,} bytes{' once inflated' if _gz(path) else ''}, more than "
+                        f"{name}'s data can be; {_fix(name)}")
+    return data
+
+
+def _gz(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+@contextlib.contextmanager
+def _stream(path: Path, name: str):
+    """`path` opened for reading, inflated as it is read if it is a .gz; open errors as DataErrors."""
     try:
-        raw = path.read_bytes()
+        f = gzip.open(path, "rb") if _gz(path) else open(path, "rb")
     except OSError as exc:
         raise DataError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); {_fix(name)}") from None
-    if not path.name.endswith(".gz"):
-        return raw
+    with f:
+        yield f
+
+
+def _read(f, path: Path, name: str, n: int) -> bytes:
+    """Up to n bytes of the open stream f (-1: all); a damaged gzip stream is a DataError."""
     try:
-        return gzip.decompress(raw)
+        return f.read(n)
     except (OSError, EOFError, zlib.error) as exc:
+        if not _gz(path):
+            raise DataError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); {_fix(name)}") from None
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable gzip file ({reason}); {_fix(name)}") from None
 
@@ -145,10 +174,27 @@ def _check(spec: DatasetSpec, where: str, X, y) -> None:
 # ---------------------------------------------------------------- IDX
 
 
-def _idx(path: Path, name: str, ndim: int) -> np.ndarray:
-    """Parse one IDX file of unsigned bytes with `ndim` dimensions, checking its header."""
-    data = read_bytes(path, name)
-    fix = _fix(name)
+def _idx(path: Path, spec: DatasetSpec, ndim: int, most: int) -> np.ndarray:
+    """Parse one IDX file of unsigned bytes with `ndim` dimensions and at most `most` samples,
+    checking its header -- its declared sizes against the spec, before the rest is read or inflated."""
+    name, fix = spec.name, _fix(spec.name)
+    check_readable(path, name)
+    with _stream(path, name) as f:
+        head = _read(f, path, name, 4 + 4 * ndim)
+        header, dims = _idx_header(head, path, spec, ndim, most)
+        # one byte more than declared: a longer file is refused without reading (inflating) the rest
+        data = head + _read(f, path, name, int(np.prod(dims, dtype=np.int64)) + 1)
+    expected = header + int(np.prod(dims, dtype=np.int64))
+    if len(data) != expected:
+        raise DataError(f"{path}: has {len(data)} bytes but its header {dims} needs {expected} "
+                        f"(truncated or corrupt); {fix}")
+    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+
+
+def _idx_header(data: bytes, path: Path, spec: DatasetSpec, ndim: int, most: int) -> tuple[int, tuple]:
+    """(header length, declared dimensions) of an IDX file's first bytes, checked: magic, type,
+    rank, the image shape of `spec`, and at most `most` samples."""
+    fix = _fix(spec.name)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number); {fix}")
     if data[2] != 0x08:
@@ -159,26 +205,35 @@ def _idx(path: Path, name: str, ndim: int) -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{path}: IDX header cut short; {fix}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
+    what = "images" if ndim > 1 else "labels"
     if dims[0] == 0:
-        raise DataError(f"{path} declares 0 {'images' if ndim > 1 else 'labels'}; {fix}")
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
-        raise DataError(f"{path}: has {len(data)} bytes but its header {dims} needs {expected} "
-                        f"(truncated or corrupt); {fix}")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+        raise DataError(f"{path} declares 0 {what}; {fix}")
+    if ndim > 1 and dims[1:] != spec.image_shape:
+        have, want = ("x".join(map(str, s)) for s in (dims[1:], spec.image_shape))
+        raise DataError(f"{path}: images are {have}, expected {want}; point data_dir at {spec.name} files")
+    if dims[0] > most:
+        raise DataError(f"{path} declares {dims[0]:,} {what}; {spec.name}'s files hold at most {most:,}; {fix}")
+    return header, dims
+
+
+def idx_limits(spec: DatasetSpec) -> tuple[int, int]:
+    """The most samples the train and the test files may declare: the spec's n_samples, or
+    IDX_MAX_BYTES of images (then a declared size is checked against that before inflating)."""
+    if spec.n_samples is not None:
+        return spec.n_samples
+    most = IDX_MAX_BYTES // spec.n_features
+    return most, most
 
 
 def decode_idx(spec: DatasetSpec, files: dict) -> list:
     """The four IDX files ({published name: path}, in the spec's order) as arrays."""
     paths = [files[f] for f in spec.files]
     out = []
-    for split, images_path, labels_path in (("train", *paths[:2]), ("t10k", *paths[2:])):
-        images = _idx(images_path, spec.name, 1 + len(spec.image_shape))
-        labels = _idx(labels_path, spec.name, 1)
+    for (split, images_path, labels_path), most in zip((("train", *paths[:2]), ("t10k", *paths[2:])),
+                                                        idx_limits(spec)):
+        images = _idx(images_path, spec, 1 + len(spec.image_shape), most)
+        labels = _idx(labels_path, spec, 1, most)
         where = f"{spec.name} {split} files in {images_path.parent}"
-        if images.shape[1:] != spec.image_shape:
-            have, want = ("x".join(map(str, s)) for s in (images.shape[1:], spec.image_shape))
-            raise DataError(f"{where}: images are {have}, expected {want}; point data_dir at {spec.name} files")
         X, y = images.reshape(len(images), -1), labels.astype(np.int64)
         _check(spec, where, X, y)
         out += [X, y]
@@ -190,13 +245,19 @@ def decode_idx(spec: DatasetSpec, files: dict) -> list:
 
 def decode_pickle(spec: DatasetSpec, path: Path) -> list:
     """The post's (train, valid, test) pickle; train and valid are joined into one training set."""
-    parts = unpickle(read_bytes(path, spec.name), str(path), spec.name)
-    layout = "(train, valid, test) pairs of (X, y)"
+    most = sum(idx_limits(spec)) * 8 * (spec.n_features + 1) + 2**20  # float64 inputs and labels, and slack
+    parts = unpickle(read_bytes(path, spec.name, most), str(path), spec.name)
+    layout = "(train, valid, test) pairs of (X, y) arrays"
     try:
         (Xa, ya), (Xb, yb), (Xc, yc) = parts
-        arrays = [np.asarray(a) for a in (Xa, ya, Xb, yb, Xc, yc)]
+        arrays = [Xa, ya, Xb, yb, Xc, yc]
     except (TypeError, ValueError):
         raise DataError(f"{path}: not the {spec.pickle} layout {layout}; replace it") from None
+    # arrays only: np.asarray of nested lists that share their items (a 'billion laughs') would
+    # build a table of billions of entries from a pickle of a few hundred bytes
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        raise DataError(f"{path}: holds {', '.join(sorted({type(a).__name__ for a in arrays}))}, not the "
+                        f"{spec.pickle} layout {layout}; replace it")
     if any(a.dtype == object for a in arrays):
         raise DataError(f"{path}: holds object arrays, not the {spec.pickle} layout {layout}; replace it")
     Xa, ya, Xb, yb, Xc, yc = arrays
@@ -214,10 +275,17 @@ def _cifar_batch(spec: DatasetSpec, data: bytes, where: str):
     if not isinstance(batch, dict):
         raise DataError(f"{where}: not a CIFAR-10 batch (a dict with data and labels); replace it")
     batch = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in batch.items()}
+    X, labels = batch.get("data"), batch.get("labels")
+    # 'data' an array, 'labels' a flat list of ints (or an array): never np.asarray of nested lists,
+    # which a pickle can make share their items and so stand for billions of entries
+    flat = isinstance(labels, np.ndarray) or (isinstance(labels, list) and all(type(v) is int for v in labels))
+    if not isinstance(X, np.ndarray) or not flat:
+        raise DataError(f"{where}: not a CIFAR-10 batch (needs a 'data' array and a flat list of 'labels'); "
+                        f"replace it")
     try:
-        X, y = np.asarray(batch["data"]), np.asarray(batch["labels"], dtype=np.int64)
-    except (KeyError, TypeError, ValueError):
-        raise DataError(f"{where}: not a CIFAR-10 batch (needs 'data' and 'labels'); replace it") from None
+        y = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{where}: not a CIFAR-10 batch (its labels are not whole numbers); replace it") from None
     if X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != spec.n_features:
         raise DataError(f"{where}: data is {X.dtype} {X.shape}, expected uint8 (n, {spec.n_features}); replace it")
     _check(spec, where, X, y)
@@ -230,7 +298,7 @@ def decode_cifar(spec: DatasetSpec, fmt: str, files: dict) -> list:
     """CIFAR-10's six batches from a folder ("cifar-folder") or read in place from the tar.gz."""
     blobs = {}
     if fmt == "cifar-folder":
-        blobs = {b: read_bytes(p, spec.name) for b, p in files.items()}
+        blobs = {b: read_bytes(p, spec.name, CIFAR_BATCH_MAX) for b, p in files.items()}
         where = {b: str(p) for b, p in files.items()}
     else:
         tar = files["tar"]
@@ -241,6 +309,9 @@ def decode_cifar(spec: DatasetSpec, fmt: str, files: dict) -> list:
                 for member in archive:   # read members in place: no extraction, no path tricks
                     base = member.name.rsplit("/", 1)[-1]
                     if member.isfile() and base in CIFAR_BATCHES:
+                        if member.size > CIFAR_BATCH_MAX:  # declared in its header: checked before it is read
+                            raise DataError(f"{tar}:{base} is {member.size:,} bytes, more than a CIFAR-10 batch "
+                                            f"can be; {fetch_it}")
                         blobs[base] = archive.extractfile(member).read()
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{tar}: not a readable tar.gz ({type(exc).__name__}); {fetch_it}") from None

@@ -44,7 +44,9 @@ class DatasetSpec:
     aliases: tuple = ()                 # other names load() accepts: "fmnist"
     pickle: str = ""                    # also accepted instead of `files`: the post's (train,
                                         # valid, test) pickle, e.g. "mnist.pkl.gz"
-    n_samples: tuple | None = None      # (train, test): the generated set's size, digits' split
+    n_samples: tuple | None = None      # (train, test): the generated set's size, digits' split; for
+                                        # files, the most samples they may declare (checked before a
+                                        # .gz is inflated: decode.idx_limits)
 
     def __post_init__(self):
         def bad(what):
@@ -137,7 +139,7 @@ _BUILT_IN = (
         mirrors=("https://storage.googleapis.com/cvdf-datasets/mnist/",   # TFDS
                  "https://ossci-datasets.s3.amazonaws.com/mnist/",         # torchvision
                  "http://yann.lecun.com/exdb/mnist/"),                     # the original
-        size="11 MB", pickle="mnist.pkl.gz"),
+        size="11 MB", pickle="mnist.pkl.gz", n_samples=(60_000, 10_000)),
     DatasetSpec(
         "fashion-mnist", "idx", (28, 28),
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -153,12 +155,13 @@ _BUILT_IN = (
              "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05")))),
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                  "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-        size="30 MB", aliases=("fashion", "fmnist", "fashion_mnist")),
+        size="30 MB", aliases=("fashion", "fmnist", "fashion_mnist"), n_samples=(60_000, 10_000)),
     DatasetSpec(
         "cifar10", "cifar", (32, 32, 3),
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         files={"cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"},
-        mirrors=("https://www.cs.toronto.edu/~kriz/",), size="163 MB", aliases=("cifar-10", "cifar_10")),
+        mirrors=("https://www.cs.toronto.edu/~kriz/",), size="163 MB", aliases=("cifar-10", "cifar_10"),
+        n_samples=(50_000, 10_000)),
     DatasetSpec("digits", "sklearn-digits", (8, 8), _DIGITS, n_samples=(1500, 297)),
     DatasetSpec("random", "generated", (28, 28), _DIGITS, n_samples=(60_000, 10_000)),
 )

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import RunConfig, check_seeds
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 
 BUDGET = 3140
 STEPS = 30_000
@@ -158,7 +158,7 @@ def check_budget(budget, base: RunConfig) -> int:
     size = input_layer_size(base)
     n_in = size // base.hidden[0]
     if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= size:
-        raise ConfigError(f"--budget {budget!r}: the input layer of {base.dataset} ({n_in - 1:,} inputs + bias) x "
+        raise ConfigError(f"--budget {shown(budget)}: the input layer of {base.dataset} ({n_in - 1:,} inputs + bias) x "
                           f"{base.hidden[0]} hidden units has {size:,} weights; pass a whole number from 1 to "
                           f"{size:,}")
     return budget
@@ -172,7 +172,7 @@ def plan(budget=BUDGET, seeds=3, dataset="auto", data_dir=None, steps=STEPS, met
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ConfigError(f"methods={methods!r}: expected some of {', '.join(METHODS)}")
-    check_seeds(seeds)
+    check_seeds(seeds, len(methods))
     base = base_config(_resolve(dataset, data_dir, verbose), data_dir, steps, label_column)
     budget = check_budget(budget, base)
     return [(m, METHODS[m](base, budget).replace(seed=s).validate()) for m in methods for s in range(seeds)]

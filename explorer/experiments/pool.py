@@ -32,14 +32,47 @@ import sys
 import threading
 import time
 
-from ..errors import one_line
+from ..errors import ExplorerError, one_line
 from ..files import pid_alive
 
 GRACE = 2.0  # seconds a running run gets to finish after the first Ctrl-C
+SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []  # a child Python with no script folder first on sys.path
+
+
+# -- what a new process may import ------------------------------------------------------------------
+def safe_sys_path(path: list, cwd: str | None = None, env=None) -> list:
+    """`path` (a sys.path) without the current folder: '' and any entry that is the folder
+    `cwd` (default: the current one), unless PYTHONPATH names it (then the user asked for it).
+    What a worker is given: modules that sit in the folder a command was started in (a socket.py,
+    a multiprocessing.py) must not run in it."""
+    env = os.environ if env is None else env
+    cwd = os.path.realpath(os.getcwd() if cwd is None else cwd)
+    asked = {os.path.realpath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p}
+    return [p for p in path if p not in ("", ".") and (os.path.realpath(p) != cwd or os.path.realpath(p) in asked)]
+
+
+@contextlib.contextmanager
+def safe_start():
+    """While a child Python starts (multiprocessing's spawn, its resource tracker): PYTHONSAFEPATH
+    (3.11+) keeps the folder of its `-c` off its sys.path, and the sys.path it is handed (spawn's
+    preparation data) is `safe_sys_path`'s. Without both, every worker ran a socket.py or
+    multiprocessing.py from the folder the command was started in, and so did the resource
+    tracker. Both are put back as they were when the child has started."""
+    old_env, old_path = os.environ.get("PYTHONSAFEPATH"), list(sys.path)
+    os.environ["PYTHONSAFEPATH"] = "1"
+    sys.path[:] = safe_sys_path(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = old_path
+        if old_env is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = old_env
 
 
 # -- the worker side ------------------------------------------------------------------------------
-def _pdeathsig(sig: int) -> bool:
+def pdeathsig(sig: int) -> bool:
     """Ask Linux to send `sig` to this process when its parent ends; False where that is not possible."""
     if not sys.platform.startswith("linux"):
         return False
@@ -70,7 +103,7 @@ def _watch(parent: int) -> None:
 
 def die_with(parent: int) -> None:
     """End this process when process `parent` ends, however it ends."""
-    if os.getppid() == parent and _pdeathsig(signal.SIGKILL):
+    if os.getppid() == parent and pdeathsig(signal.SIGKILL):
         if os.getppid() != parent:  # it ended before the request was made
             os._exit(1)
         return
@@ -141,7 +174,8 @@ class WorkerPool:
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            p.start()
+            with safe_start():
+                p.start()
         finally:
             if main:
                 signal.signal(signal.SIGINT, old)
@@ -272,6 +306,11 @@ def _exit_now(signum=None, frame=None):
     os._exit(128 + signal.SIGINT)
 
 
+def _terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signal.SIGTERM)
+
+
 class ProgramSigint:
     """The SIGINT handler of the `explorer` program (not of a library call): a Ctrl-C raises
     KeyboardInterrupt, and from then on the next one ends the process at once (exit 130, no
@@ -283,8 +322,14 @@ class ProgramSigint:
 
     @staticmethod
     def install() -> None:
-        if threading.current_thread() is threading.main_thread() and _listening():
-            signal.signal(signal.SIGINT, ProgramSigint())
+        """The program's SIGINT (see the class doc) and SIGTERM: a SIGTERM ends the program as an
+        exception does (SystemExit, status 143), so what it was doing ends in order -- a sweep's
+        workers, an export's browser and its temporary folder -- instead of being cut off."""
+        if threading.current_thread() is threading.main_thread():
+            if _listening():
+                signal.signal(signal.SIGINT, ProgramSigint())
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _terminated)
 
     @staticmethod
     def ending() -> None:
@@ -336,3 +381,50 @@ class Interrupts:
             if self._pending:
                 self._pending = False
                 raise KeyboardInterrupt
+
+
+# -- a Dask cluster's executor ---------------------------------------------------------------------
+def dask_executor(address: str):
+    """(an executor on the Dask scheduler at `address`, a function that closes the client)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ExplorerError("--scheduler needs dask.distributed: pip install 'explorer[dask]'") from None
+    _probe(address)
+    try:
+        client = Client(address, timeout=f"{CONNECT_SECONDS:g}s")
+    except Exception as e:
+        raise ExplorerError(f"--scheduler {address!r}: could not connect ({one_line(e)})") from None
+    return client.get_executor(pure=False), client.close
+
+
+CONNECT_SECONDS = 10.0  # to connect to a Dask scheduler, and for its first bytes
+
+
+def _probe(address: str) -> None:
+    """For a tcp:// (or bare host:port) scheduler: connect, and wait CONNECT_SECONDS for the first
+    bytes -- a Dask scheduler sends its handshake at once. Written by hand because Client(timeout=)
+    bounds only the connection: a listener that accepts and never answers (not a scheduler, a stuck
+    one) held Client() for 180 s and more, silently. A closed port fails here too, in one line."""
+    import socket
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return  # tls://, ws://, inproc://: left to Dask
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not port.isdigit() or not host:
+        raise ExplorerError(f"--scheduler {address!r}: expected tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS) as conn:
+            conn.settimeout(CONNECT_SECONDS)
+            if not conn.recv(1):
+                raise ExplorerError(f"--scheduler {address!r}: the connection was closed at once; is a Dask "
+                                    f"scheduler listening there?")
+    except TimeoutError:
+        raise ExplorerError(f"--scheduler {address!r}: no answer in {CONNECT_SECONDS:g} s (a Dask scheduler "
+                            f"answers at once); check the address and that the scheduler runs") from None
+    except OSError as e:
+        raise ExplorerError(f"--scheduler {address!r}: could not connect ({e.strerror or one_line(e)}); check "
+                            f"the address and that the scheduler runs") from None

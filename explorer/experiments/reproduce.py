@@ -134,6 +134,7 @@ def reproduce(dataset="auto", data_dir=None, out="reproduce", quick=False, seeds
     post_split = fits_post_split(dataset, data_dir)
     base = base_config(dataset, data_dir, quick, post_split)
     rows = plan(base)
+    check_seeds(seeds, len(rows))
     seeds = list(range(seeds))
     configs = [r["config"].replace(seed=s) for r in rows for s in seeds]
     t0 = time.perf_counter()
@@ -195,6 +196,7 @@ def plan_runs(dataset="auto", data_dir=None, quick=False, seeds=1) -> list[RunCo
     check_seeds(seeds)
     dataset = _resolve(dataset, data_dir, False)
     rows = plan(base_config(dataset, data_dir, quick, fits_post_split(dataset, data_dir)))
+    check_seeds(seeds, len(rows))
     cfgs = [r["config"].replace(seed=s) for r in rows for s in range(seeds)]
     return list({json.dumps(c.to_dict(), sort_keys=True): c for c in cfgs}.values())
 

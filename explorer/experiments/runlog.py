@@ -98,7 +98,7 @@ class RunLog:
                 continue
             try:
                 rec = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, '[' x 100,000
                 rec = None
             if not complete(rec):
                 self.dropped.append(f"line {n}, which is not a complete run record")

@@ -37,6 +37,7 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
     from ..data import io_sizes
     from ..errors import ExplorerError
     from ..training.memory import available_bytes, check, human
+    from .pool import SAFE_PATH
 
     if mode not in ("dense", "sparse"):
         raise ExplorerError(f"mode={mode!r}: expected 'dense' or 'sparse'")
@@ -49,13 +50,14 @@ def measure(hidden: int, mode: str = "sparse", prune: str = "erk:1", batch_size:
            "dense_layer_mb": 8 * (n_features + 1) * int(hidden) / 2**20}
     avail = available_bytes()
     try:
-        est = check(cfg, n_features, n_classes, available=None if avail is None else int(avail * memory_fraction))
+        est = check(cfg, n_features, n_classes, available=None if avail is None else int(avail * memory_fraction),
+                    fresh=True)
         rec["estimate_mb"] = est.total / 2**20
     except ExplorerError as e:
         rec["skipped"] = f"does not fit in {human(avail * memory_fraction)}: {e}"
         return rec
-    out = subprocess.run([sys.executable, "-m", "explorer.experiments.scaling", cfg.to_json(), str(seconds), str(reps),
-                          "views" if views else ""], capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run([sys.executable, *SAFE_PATH, "-m", "explorer.experiments.scaling", cfg.to_json(), str(seconds),
+                          str(reps), "views" if views else ""], capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         rec["skipped"] = f"failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}"
         return rec

@@ -50,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import socket
 import sys
@@ -59,10 +60,10 @@ import warnings
 from collections import OrderedDict
 from pathlib import Path
 
-from ..config import SETTINGS, RunConfig
+from ..config import MAX_RUNS, SETTINGS, RunConfig, read_json_file, shown
 from ..errors import ConfigError, ExplorerError, one_line
 from ..files import jsonable
-from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool
+from .pool import GRACE, ExecutorTasks, Interrupts, WorkerPool, dask_executor
 from .runlog import RUNS_FILE, RunLog
 
 __all__ = ["GRID_HELP", "RUNS_FILE", "RunLog", "SweepInterrupted", "SweepStopped", "canonical", "check_data",
@@ -204,6 +205,24 @@ def check_data(configs, executor=None) -> None:
         raise ExplorerError(bad[0] + (f" (and {len(bad) - 1} more data problems)" if len(bad) > 1 else ""))
 
 
+def check_memory(configs) -> str:
+    """A one-line ConfigError unless every distinct run of `configs` fits in this machine's memory
+    on its own, in a fresh process (training.memory.check: the process, the data set and the run);
+    else one line on the largest: '~X at its peak (PHASE) of Y available'."""
+    from ..data import io_sizes
+    from ..training.memory import available_bytes, check, human
+
+    worst = None
+    for c in {run_id(c): c for c in configs}.values():
+        est = check(c, *io_sizes(c.dataset, **c.data_args()), fresh=True)  # or refuses (a file: its own sizes)
+        if worst is None or est.total > worst.total:
+            worst = est
+    avail = available_bytes()
+    runs = "the run needs" if len(configs) == 1 else "the largest run needs"
+    return (f"{runs} ~{human(worst.total)} at its peak ({worst.peak_phase})"
+            + (f" of {human(avail)} available" if avail is not None else ""))
+
+
 # -- the parent side --------------------------------------------------------------------------
 def _cost(cfg: RunConfig) -> float:
     """Rough relative cost, to start the longest runs first (less idle time at the end)."""
@@ -269,9 +288,11 @@ def sweep(configs, executor=None, out=None, progress=True, *, workers: int | Non
     Ctrl-C: see "Stopping" in the module docstring (SweepInterrupted); an unwritable record:
     SweepStopped. Bad input, an unwritable `out` or missing data: ExplorerError, before any run.
     """
-    cfgs = [canonical(c) for c in configs]
+    cfgs = [canonical(c) for c in itertools.islice(configs, MAX_RUNS + 1)]  # a generator of 10^9: read no more
     if not cfgs:
         raise ConfigError("the sweep is empty: pass at least one config")
+    if len(cfgs) > MAX_RUNS:
+        raise ConfigError(f"the sweep has more than {MAX_RUNS:,} runs; split it into smaller sweeps")
     _check_workers(workers)
     log = RunLog(out) if out is not None else None
     if log is not None:
@@ -390,6 +411,11 @@ def grid(base: RunConfig | None = None, axes: dict | None = None) -> list[RunCon
             raise ConfigError(f"grid axis {k!r} {why}; axes: {', '.join(_AXES)}")
         if not vals:
             raise ConfigError(f"grid axis {k!r} has no values, so the grid would be empty; give at least one")
+    n = math.prod(len(v) for v in axes.values())
+    if n > MAX_RUNS:  # refused before any run is planned: a plan of 10^9 would fill the memory
+        sizes = " x ".join(f"{len(v):,} {k}" for k, v in axes.items())
+        raise ConfigError(f"the grid has {n:,} runs ({sizes}); one sweep runs at most {MAX_RUNS:,}: use fewer "
+                          f"values or seeds, or split it into several sweeps")
     keys = list(axes)
     runs = (canonical(base.replace(**dict(zip(keys, combo)))) for combo in itertools.product(*axes.values()))
     return list({run_id(c): c for c in runs}.values())
@@ -398,12 +424,7 @@ def grid(base: RunConfig | None = None, axes: dict | None = None) -> list[RunCon
 def read_grid(path) -> tuple[dict, dict]:
     """(base settings, axes) from a grid.json file; one-line ConfigError on any problem."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"--grid {str(p)!r}: no such file; pass a grid.json (see `explorer sweep --help`)")
-    try:
-        g = json.loads(p.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ConfigError(f"--grid {str(p)!r} is not valid JSON ({getattr(e, 'msg', e)}); fix the file") from None
+    g = read_json_file(p, "--grid")
     if not isinstance(g, dict):
         raise ConfigError(f"--grid {str(p)!r}: expected a JSON object of axes, got {type(g).__name__}")
     base = g.pop("base", {})
@@ -412,9 +433,10 @@ def read_grid(path) -> tuple[dict, dict]:
     axes = {}
     for k, v in g.items():
         if k == "seeds":
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"--grid {str(p)!r}: \"seeds\" must be a whole number >= 1, got {v!r}")
-            axes["seed"] = list(range(v))
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RUNS:
+                raise ConfigError(f"--grid {str(p)!r}: \"seeds\" must be a whole number in 1..{MAX_RUNS:,}, got "
+                                  f"{shown(v)}")
+            axes["seed"] = range(v)
             continue
         if k not in _AXES:
             raise ConfigError(f"--grid {str(p)!r}: unknown key {k!r}; known: base, seeds, {', '.join(_AXES)}")
@@ -422,16 +444,3 @@ def read_grid(path) -> tuple[dict, dict]:
         if not axes[k]:
             raise ConfigError(f"--grid {str(p)!r}: {k!r} is an empty list, so the grid would be empty")
     return base, axes
-
-
-def dask_executor(address: str):
-    """(an executor on the Dask scheduler at `address`, a function that closes the client)."""
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ExplorerError("--scheduler needs dask.distributed: pip install 'explorer[dask]'") from None
-    try:
-        client = Client(address, timeout="10s")
-    except Exception as e:
-        raise ExplorerError(f"--scheduler {address!r}: could not connect ({one_line(e)})") from None
-    return client.get_executor(pure=False), client.close

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, ExplorerError
+from ..errors import ConfigError, ExplorerError, shown
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,11 @@ class RuleKind:
     def check(self, v: float, text) -> None:
         """Raise ConfigError unless `v` is a valid parameter of this rule."""
         if self.whole and v != int(v):
-            raise ConfigError(f"prune={text!r}: {self.name} takes a whole number, e.g. {self.name}:{self.example:g}")
+            raise ConfigError(f"prune={shown(text)}: {self.name} takes a whole number, "
+                              f"e.g. {self.name}:{self.example:g}")
         if v < self.lo or (self.hi is not None and v >= self.hi):
             top = "" if self.hi is None else f" and < {self.hi:g}"
-            raise ConfigError(f"prune={text!r}: {self.name} takes a value >= {self.lo:g}{top}, "
+            raise ConfigError(f"prune={shown(text)}: {self.name} takes a value >= {self.lo:g}{top}, "
                               f"e.g. {self.name}:{self.example:g}")
 
 
@@ -75,7 +76,7 @@ def rule(name: str, arg: str, help: str, **spec):
 
 
 @rule("halving", "k", "the post's rule, k times: kill every surviving weight below the survivors' median |w|",
-      whole=True, lo=0, slider=(0, 10, 1, 5), example=5, label="halvings")
+      whole=True, lo=0, hi=100, slider=(0, 10, 1, 5), example=5, label="halvings")
 def _halving(a, k, rng, shape):
     keep = np.ones(a.size, dtype=bool)
     for _ in range(int(k)):
@@ -113,7 +114,7 @@ def _random(a, f, rng, shape):
 
 
 @rule("erk", "eps", "Erdős–Rényi (SET): each layer keeps eps*(n_in+n_out) weights at random positions", lo=0.01,
-      slider=(-1.0, 2.5, 0.05, 1.1), log_slider=True, example=13, label="ER epsilon")
+      hi=1e6, slider=(-1.0, 2.5, 0.05, 1.1), log_slider=True, example=13, label="ER epsilon")
 def _erk(a, eps, rng, shape):
     if shape is None or len(shape) != 2:
         raise ConfigError(f"prune='erk:{eps:g}' needs each layer's shape: use prune_scope='layer'")
@@ -160,20 +161,20 @@ def parse_rule(rule: str | Rule) -> Rule:
     if isinstance(rule, Rule):
         return rule
     if not isinstance(rule, str):
-        raise ConfigError(f"prune={rule!r}: {_expected()}")
+        raise ConfigError(f"prune={shown(rule)}: {_expected()}")
     text = rule.strip().lower()
     if text in ("none", "", "dense"):
         return Rule("none")
     name, sep, arg = text.partition(":")
     kind = RULES.get(name)
     if kind is None or not kind.arg or not sep:
-        raise ConfigError(f"prune={rule!r}: {_expected()}")
+        raise ConfigError(f"prune={shown(rule)}: {_expected()}")
     try:
         v = float(arg)
     except ValueError:
-        raise ConfigError(f"prune={rule!r}: {arg!r} is not a number; {_expected()}") from None
+        raise ConfigError(f"prune={shown(rule)}: {shown(arg)} is not a number; {_expected()}") from None
     if not math.isfinite(v):
-        raise ConfigError(f"prune={rule!r}: the value must be finite")
+        raise ConfigError(f"prune={shown(rule)}: the value must be finite")
     kind.check(v, rule)
     return Rule(name, v)
 

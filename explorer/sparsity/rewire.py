@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine import net as N
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 from .prune import churn
 
 
@@ -102,19 +102,19 @@ def parse_rewire(text) -> Rewire:
         return text
     expected = f"expected {rewirings_help()} (e.g. 'set:0.3')"
     if not isinstance(text, str):
-        raise ConfigError(f"rewire={text!r}: {expected}")
+        raise ConfigError(f"rewire={shown(text)}: {expected}")
     t = text.strip().lower()
     if t in ("none", ""):
         return Rewire("none")
     name, sep, arg = t.partition(":")
     if name not in REWIRINGS or not REWIRINGS[name].arg or not sep:
-        raise ConfigError(f"rewire={text!r}: {expected}")
+        raise ConfigError(f"rewire={shown(text)}: {expected}")
     try:
         v = float(arg)
     except ValueError:
-        raise ConfigError(f"rewire={text!r}: {arg!r} is not a number; {expected}") from None
+        raise ConfigError(f"rewire={shown(text)}: {shown(arg)} is not a number; {expected}") from None
     if not (math.isfinite(v) and 0 < v <= 1):
-        raise ConfigError(f"rewire={text!r}: {name} takes a fraction f with 0 < f <= 1, e.g. {name}:0.3")
+        raise ConfigError(f"rewire={shown(text)}: {name} takes a fraction f with 0 < f <= 1, e.g. {name}:0.3")
     return Rewire(name, v)
 
 

@@ -22,10 +22,15 @@ round(n_final + (n_initial - n_final) * (1 - (t - t0) / (END - t0))**3).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
+
+MAX_STEP = 2 * 10**9  # burn_in + steps at most (config.MAX_COUNT each)
 
 SCHEDULES = "once | gradual:END:EVERY"
 
@@ -47,7 +52,7 @@ def parse_schedule(text) -> Schedule:
     Whether END fits the run (after the burn-in, at most the last step) is RunConfig's check."""
     if isinstance(text, Schedule):
         return text
-    bad = f"prune_schedule={text!r}: expected {SCHEDULES} (e.g. 'gradual:8000:100')"
+    bad = f"prune_schedule={shown(text)}: expected {SCHEDULES} (e.g. 'gradual:8000:100')"
     if not isinstance(text, str):
         raise ConfigError(bad)
     t = text.strip().lower()
@@ -57,11 +62,13 @@ def parse_schedule(text) -> Schedule:
     if len(parts) != 3 or parts[0] != "gradual":
         raise ConfigError(bad)
     try:
+        if max(len(parts[1]), len(parts[2])) > 12:  # no int() of thousands of digits
+            raise ValueError
         end, every = int(parts[1]), int(parts[2])
     except ValueError:
         raise ConfigError(bad + "; END and EVERY are whole numbers of steps") from None
-    if end < 1 or every < 1:
-        raise ConfigError(f"prune_schedule={text!r}: END and EVERY must be >= 1")
+    if not (1 <= end <= MAX_STEP and 1 <= every <= MAX_STEP):
+        raise ConfigError(f"prune_schedule={shown(text)}: END and EVERY must be in 1..{MAX_STEP:,}")
     return Schedule("gradual", end, every)
 
 
@@ -77,9 +84,10 @@ def cubic_count(t: int, t0: int, end: int, n_final: int, n_initial: int) -> int:
     return int(round(cubic_density(t, t0, end, n_final, n_initial)))
 
 
-def cut_steps(t0: int, end: int, every: int) -> list[int]:
-    """The gradual cuts after the first (at t0): t0 + every, t0 + 2 every, ... < end, and end."""
-    return [*range(t0 + every, end, every), end] if end > t0 else []
+def cut_steps(t0: int, end: int, every: int) -> Iterator[int]:
+    """The gradual cuts after the first (at t0): t0 + every, t0 + 2 every, ... < end, and end.
+    Lazy, like rewire_steps and structure_steps: a run of 10^9 steps holds no list of them."""
+    return itertools.chain(range(t0 + every, end, every), (end,)) if end > t0 else iter(())
 
 
 def cosine_fraction(t: int, t0: int, t_end: int, f0: float) -> float:
@@ -90,19 +98,19 @@ def cosine_fraction(t: int, t0: int, t_end: int, f0: float) -> float:
     return f0 / 2.0 * (1.0 + math.cos(math.pi * x))
 
 
-def rewire_steps(t0: int, every: int, until: int, total: int) -> list[int]:
+def rewire_steps(t0: int, every: int, until: int, total: int) -> range:
     """t0 + every, t0 + 2 every, ... before `until` and before the run's last step `total`."""
-    return list(range(t0 + every, min(until, total), every))
+    return range(t0 + every, min(until, total), every)
 
 
 def structure_steps(t0: int, total: int, schedule: Schedule, rewire_every: int | None = None,
-                    rewire_until: int | None = None) -> list[tuple[int, str]]:
+                    rewire_until: int | None = None) -> Iterator[tuple[int, str]]:
     """The steps after the cut at t0 at which a run's pattern changes, in order, each with what
     happens there ("cut" of a gradual schedule, "rewire"; a cut before a rewiring at one step)."""
-    events = []
+    streams = []
     if schedule.kind == "gradual":
-        events += [(t, 0, "cut") for t in cut_steps(t0, schedule.end, schedule.every)]
+        streams.append((t, 0, "cut") for t in cut_steps(t0, schedule.end, schedule.every))
     if rewire_every:
-        events += [(t, 1, "rewire") for t in rewire_steps(t0, rewire_every, total if rewire_until is None
-                                                           else rewire_until, total)]
-    return [(t, what) for t, _, what in sorted(events)]
+        until = total if rewire_until is None else rewire_until
+        streams.append((t, 1, "rewire") for t in rewire_steps(t0, rewire_every, until, total))
+    return ((t, what) for t, _, what in heapq.merge(*streams))

@@ -60,7 +60,13 @@ class CallbackList:
     """Calls hooks in order, decides which callbacks are due, reports failures by name."""
 
     def __init__(self, callbacks=()):
-        self.callbacks = list(callbacks)
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        try:
+            self.callbacks = list(callbacks)
+        except TypeError:
+            raise ExplorerError(f"callbacks must be a list of explorer.Callback instances, got "
+                                f"{type(callbacks).__name__}") from None
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ExplorerError(f"callbacks must be explorer.Callback instances, got {type(cb).__name__}")

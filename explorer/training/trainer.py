@@ -73,10 +73,12 @@ class Trainer:
         self.stop_training = False
         self.data: TrainingData | None = None  # the checked data of setup()
         self.engine = None  # DenseEngine until the cut, SparseEngine after
+        self._running = False  # inside run(): a callback may not start the run again
 
     # -- set-up ----------------------------------------------------------------------------
     def setup(self, dataset=None) -> Trainer:
         """Validate config and data, initialise weights; the run starts at step 0."""
+        self._not_running("setup()")
         cfg = self.config.validate()
         if dataset is None:
             from ..data import load
@@ -96,6 +98,7 @@ class Trainer:
     def reset(self) -> Trainer:
         """Start the run again from step 0 with the same config (and the data of setup)."""
         self._require_setup("reset()")
+        self._not_running("reset()")
         cfg, d = self.config.validate(), self.data
         if cfg.engine == "numba" and not K.HAVE_NUMBA:
             raise ConfigError("engine='numba' but numba is not installed; pip install numba, or use engine='scipy'")
@@ -107,7 +110,8 @@ class Trainer:
         self.sparse_start = starts_sparse(cfg, self.layer_shapes)  # pruned layers drawn sparse (start.py)
         grads = any(getattr(cb, "needs_gradients", False) for cb in self.callbacks.callbacks)
         self.engine = self.masks_ = None  # a previous run's weights are freed before the next is checked and made
-        self.memory_ = memory.check(cfg, d.n_features, d.n_classes, grads, self.sparse_start)  # refuses what won't fit
+        self.memory_ = memory.check(cfg, d.n_features, d.n_classes, grads, self.sparse_start,  # refuses what won't fit
+                                    n_samples=(d.n_train, d.n_test))
         self.update_rule = N.UpdateRule(cfg.momentum, cfg.weight_decay, cfg.l1)
         self._drop = (cfg.dropout, cfg.seed) if cfg.dropout else None
         # self.masks_: the keep-masks of the cut (prune.KeepMask, full shape) for every layer, once it is made
@@ -123,6 +127,7 @@ class Trainer:
         rewiring = self.rewiring.name != "none"  # the steps at which the pattern changes after the cut
         self._events = S.structure_steps(cfg.burn_in, self.total_steps, S.parse_schedule(cfg.prune_schedule),
                                          cfg.rewire_every if rewiring else None, cfg.rewire_until_step())
+        self._event = next(self._events, None)  # the next (step, what); the rest come lazily
         self._targets = {}  # a gradual run's budget per cut layer (set at the first cut)
         self.lr = float(cfg.lr)
         self.lr_changes_: list = []
@@ -241,12 +246,22 @@ class Trainer:
     def run(self, steps: int | None = None) -> Trainer:
         """Advance by at most `steps` steps (None: to the end). Returns self."""
         self._require_setup("run()")
+        self._not_running("run()")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0):
             raise ConfigError(f"run(steps={steps!r}): expected a whole number >= 0")
         if self._ended:
             return self
-        s, cfg = self.state, self.config
+        s = self.state
         limit = self.total_steps if steps is None else min(self.total_steps, s.step + steps)
+        self._running = True
+        try:
+            self._run(limit)
+        finally:
+            self._running = False
+        return self
+
+    def _run(self, limit: int) -> None:
+        s, cfg = self.state, self.config
         with blas.one_thread():
             if not self._began:
                 self._began = True
@@ -258,14 +273,13 @@ class Trainer:
                     self._cut_due = True
                 if self._cut_due:
                     self._cut()
-                while self._events and self._events[0][0] <= s.step:
+                while self._event is not None and self._event[0] <= s.step:
                     self._restructure()
                 if s.step >= limit:
                     break
                 self._advance(self._next_stop(limit))
             if self.stop_training or s.step >= self.total_steps:
                 self._finish()
-        return self
 
     def _next_stop(self, limit: int) -> int:
         """Where the next fused run of steps ends: the steps asked for, the end of the phase, the
@@ -278,8 +292,8 @@ class Trainer:
             end = min(end, due)
         if cfg.eval_every:
             end = min(end, (s.step // cfg.eval_every + 1) * cfg.eval_every)
-        if self._events:
-            end = min(end, self._events[0][0])
+        if self._event is not None:
+            end = min(end, self._event[0])
         if self.callbacks.timed:
             end = min(end, s.step + max(1, int(TIMED_CHUNK_SECONDS / getattr(self, "_sec_per_step", 1e-5))))
         return end
@@ -381,7 +395,8 @@ class Trainer:
     def _restructure(self) -> None:
         """The pattern change due now (at a step of schedule.structure_steps): a gradual cut or a
         rewiring (structure.py), then the engine for the new pattern (masked.engine_for)."""
-        _, what = self._events.pop(0)
+        _, what = self._event
+        self._event = next(self._events, None)
         cfg, s, t0 = self.config, self.state, time.perf_counter()
         if what == "cut":
             ST.gradual_cut(self.engine, self._targets, s.step, cfg.burn_in, S.parse_schedule(cfg.prune_schedule).end,
@@ -437,6 +452,11 @@ class Trainer:
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < n:
             raise ExplorerError(f"weights({layer!r}): this net has weight layers 0..{n - 1}")
         return self.state.layers[layer].weights()
+
+    def _not_running(self, what: str) -> None:
+        if self._running:
+            raise ExplorerError(f"{what} was called while this trainer runs (from a callback); a callback may end "
+                                f"the run (trainer.stop_training = True) but not start it again; use another Trainer")
 
     def _require_setup(self, what: str) -> None:
         if self.data is None:
