@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import DEFAULTS, SETTINGS, RunConfig, check_seeds, flag, format_value, parse_list, parse_text
+from .config import DEFAULTS, SETTINGS, RunConfig, check_seeds
+from .config_text import flag, format_value, parse_list, parse_text
 from .errors import ConfigError, ExplorerError
 
 FORMATS = ("html", "png", "svg", "pdf")

@@ -24,14 +24,15 @@ ALLOWED = {
     "sparsity": {"engine", "errors"},
     "stats": {"sparsity", "errors"},
     "config": {"data", "sparsity", "jsonio", "errors"},
+    "config_text": {"config", "errors"},
     "training": {"config", "data", "engine", "sparsity", "stats", "errors"},
     "views": {"training", "sparsity", "stats", "errors"},
     "export": {"files", "errors"},
     "experiments": {"training", "config", "data", "engine", "sparsity", "views", "export", "files", "errors"},
-    "app": {"experiments", "views", "training", "config", "data", "sparsity", "export", "errors"},
+    "app": {"experiments", "views", "training", "config", "config_text", "data", "sparsity", "export", "errors"},
     "explorer": {"app", "experiments", "training", "config", "data", "errors"},
     "lab": {"explorer", "experiments", "data", "export", "errors"},
-    "cli": {"lab", "experiments", "training", "config", "data", "export", "files", "errors"},
+    "cli": {"lab", "experiments", "training", "config", "config_text", "data", "export", "files", "errors"},
     "__main__": {"cli"},
 }
 # the core: what a run needs; it imports no widgets, plots, sweeps, commands or file export

@@ -15,7 +15,8 @@ import math
 import ipywidgets as W
 import traitlets
 
-from ..config import SETTINGS, choices, format_value, parse_text
+from ..config import SETTINGS, choices
+from ..config_text import format_value, parse_text
 from ..sparsity.prune import RULES, parse_rule
 
 STYLE = {"description_width": "90px"}

@@ -14,7 +14,8 @@ import io
 import time
 from dataclasses import dataclass, field
 
-from ..config import DEFAULTS, SETTINGS, RunConfig, format_value
+from ..config import DEFAULTS, SETTINGS, RunConfig
+from ..config_text import format_value
 from ..experiments.sweeps import run_id
 
 

@@ -5,7 +5,7 @@ on their own.
 A link is untrusted input. It carries training settings only -- the settings declared with
 `link=True` in config.SETTINGS, never a path (data_dir), a config file or an export folder;
 a data set only by a registry name, never a file's path or openml: (`linkable`) --
-every value is read with config.parse_text and checked like any other input, and a bad or
+every value is read with config_text.parse_text and checked like any other input, and a bad or
 unknown key is named in the returned problems while the rest of the link still applies.
 
     ?burn_in=100&prune=halving:3&hidden=64     (RunConfig field names; values in their text form)
@@ -17,7 +17,8 @@ import os
 import shlex
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from ..config import DEFAULTS, SETTINGS, RunConfig, flag, format_value, parse_text
+from ..config import DEFAULTS, SETTINGS, RunConfig
+from ..config_text import flag, format_value, parse_text
 from ..data import kind_of
 from ..errors import ConfigError, ExplorerError, shown
 
